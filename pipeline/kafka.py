@@ -1,0 +1,60 @@
+"""aiokafka clients for the tools (produce, alerts, demo, tests), configured from Settings.
+
+The pipeline's own clients are faust's (pipeline/app.py); these are the outside view: a
+producer writing posts and a subscriber reading alerts, as any other Kafka client would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from pipeline.settings import Settings
+from pipeline.topics import TopicNames
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    return {"bootstrap_servers": settings.bootstrap_servers()}
+
+
+def make_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        **client_options(settings), **settings.producer_options(), linger_ms=5, **options
+    )
+
+
+def make_consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(*topics, **client_options(settings), **options)
+
+
+async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
+    """Create the pipeline's topics with its partition count where they do not exist yet, so
+    that a producer that starts before the workers does not get auto-created, 1-partition ones."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        raw = topic_names(settings).posts_raw
+        missing = [
+            NewTopic(
+                name,
+                settings.raw_partitions if name == raw else settings.partitions,
+                settings.replication_factor,
+            )
+            for name in names
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+def topic_names(settings: Settings) -> TopicNames:
+    return TopicNames.for_prefix(settings.topic_prefix)

@@ -1,0 +1,34 @@
+"""Sending raw posts into posts.raw, as any producer would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from pipeline.kafka import ensure_topics, make_producer, topic_names
+from pipeline.settings import Settings
+
+# Futures awaited at a time: bounds memory while keeping the producer's pipeline full.
+_IN_FLIGHT = 2_000
+
+
+async def produce_raw(settings: Settings, messages: Iterable[bytes]) -> int:
+    """Send each message (unkeyed) to posts.raw; return how many were acknowledged."""
+    names = topic_names(settings)
+    await ensure_topics(settings, (names.posts_raw,))
+    producer = make_producer(settings)
+    await producer.start()
+    sent = 0
+    pending: list[asyncio.Future[object]] = []
+    try:
+        for raw in messages:
+            pending.append(await producer.send(names.posts_raw, value=raw))
+            if len(pending) >= _IN_FLIGHT:
+                await asyncio.gather(*pending)
+                sent += len(pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        sent += len(pending)
+    finally:
+        await producer.stop()
+    return sent

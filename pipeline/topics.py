@@ -1,0 +1,35 @@
+"""Topic names: the one place they are spelled.
+
+A deployment may share a Kafka cluster with others: the ``topic_prefix`` setting puts every
+Crisiswatch topic under a prefix (tests use it to stay apart on a shared broker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: JSON posts from any producer, unvalidated.
+POSTS_RAW = "posts.raw"
+#: Validated, normalised posts, one copy per monitored subject they mention, keyed by subject.
+POSTS = "posts"
+#: Input that could not be accepted, with the reason (schemas.DeadLetter).
+POSTS_DLQ = "posts.dlq"
+#: Crisis alerts and their updates, keyed by subject (schemas.Alert).
+ALERTS = "alerts"
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    posts_raw: str = POSTS_RAW
+    posts: str = POSTS
+    posts_dlq: str = POSTS_DLQ
+    alerts: str = ALERTS
+
+    @classmethod
+    def for_prefix(cls, prefix: str) -> TopicNames:
+        return cls(
+            posts_raw=prefix + POSTS_RAW,
+            posts=prefix + POSTS,
+            posts_dlq=prefix + POSTS_DLQ,
+            alerts=prefix + ALERTS,
+        )

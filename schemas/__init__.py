@@ -1,0 +1,25 @@
+"""Versioned records, one per topic: the only thing two pipeline stages share."""
+
+from schemas.alert import SEVERITIES, Alert, AlertState, EvidencePost, Severity, alert_id_for
+from schemas.base import Record, dumps
+from schemas.dead_letter import REASONS, DeadLetter, Reason, SourcePosition
+from schemas.post import Author, Post, SubjectPost, parse_event_time
+
+__all__ = [
+    "REASONS",
+    "SEVERITIES",
+    "Alert",
+    "AlertState",
+    "Author",
+    "DeadLetter",
+    "EvidencePost",
+    "Post",
+    "Reason",
+    "Record",
+    "Severity",
+    "SourcePosition",
+    "SubjectPost",
+    "alert_id_for",
+    "dumps",
+    "parse_event_time",
+]

@@ -1,0 +1,46 @@
+"""Shared fixtures: the broker the integration tests talk to, and per-test settings.
+
+With no CRISISWATCH_BROKER_URL set, the session starts its own Tansu broker on a free loopback
+port and stops it at the end; with one set (and CRISISWATCH_BROKER_PROFILE=kafka), the tests run
+against that Kafka instead. Every test gets its own topic prefix and app id, so tests never see
+each other's topics or consumer groups, even on a shared broker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.broker import LocalBroker, free_port
+from pipeline.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def broker_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    configured = Settings.from_env()
+    if configured.broker_url:
+        yield configured
+        return
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with LocalBroker(log_file=log) as broker:
+        yield configured.replace(broker_url=broker.url, broker_profile="tansu")
+
+
+@pytest.fixture
+def settings(broker_settings: Settings, tmp_path: Path) -> Settings:
+    """Settings for one test: isolated topics, group and state; a small volume threshold."""
+    run = uuid.uuid4().hex[:10]
+    return broker_settings.replace(
+        topic_prefix=f"t{run}.",
+        app_id=f"crisiswatch-test-{run}",
+        state_dir=tmp_path / "state",
+        metrics_port=free_port(),
+        partitions=2,
+        volume_threshold=5,
+        volume_window_seconds=3600,
+        allowed_lateness_seconds=600,
+        log_level="info",
+    )
