@@ -86,17 +86,16 @@ def render_alert(alert: Alert) -> Text:
     line.append(f"{alert.detected_at:%Y-%m-%d %H:%M}Z ", style="dim")
     line.append(f"{alert.state.upper():<9} ", style=_STATE_STYLE.get(alert.state, ""))
     line.append(f"{alert.severity:<8} ", style=_STYLE.get(alert.severity, ""))
-    line.append(f"{alert.subject:<14} ", style="bold")
+    line.append(f"{alert.subject:<13} ", style="bold")
+    line.append(f"{alert.volume} posts/{alert.window_seconds // 60} min (x{alert.score:.1f})")
     line.append(
-        f"{alert.volume} posts / {alert.window_seconds // 60} min "
-        f"(x{alert.score:.1f} threshold {alert.threshold}), "
-        f"{alert.unique_authors} authors, audience {alert.audience:,}, "
-        f"platforms {','.join(alert.platforms)}  "
+        f"\n    {alert.unique_authors} authors, audience {alert.audience:,}, "
+        f"platforms {','.join(alert.platforms)}, id {alert.alert_id} r{alert.revision}",
+        style="dim",
     )
-    line.append(f"id {alert.alert_id} r{alert.revision}", style="dim")
     if alert.evidence and alert.state != "resolved":
         text = " ".join(alert.evidence[0].text.split())
-        line.append(f"\n    e.g. @{alert.evidence[0].author_handle}: {text[:120]}", style="italic")
+        line.append(f"\n    @{alert.evidence[0].author_handle}: {text[:100]}", style="italic")
     return line
 
 
