@@ -15,11 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 from faust.cli import argument, option
 from rich.console import Console
 
 import agents.detector
+import agents.feedback
 import agents.ingest
+import agents.signals
 from pipeline.app import app, settings
 
 _ = agents.detector
@@ -49,14 +52,25 @@ async def broker(self: Any, port: int, host: str) -> None:
 @app.command(
     argument("file", type=Path),
     option("--sort/--no-sort", default=False, help="Send in event-time order."),
+    option(
+        "--feedback",
+        is_flag=True,
+        help="Send FILE's labelled posts (CSV labels or JSONL text+label) to the feedback topic.",
+    ),
 )
-async def produce(self: Any, file: Path, sort: bool) -> None:
+async def produce(self: Any, file: Path, sort: bool, feedback: bool) -> None:
     """Send the posts in FILE (JSONL, or CSV such as the airline tweets) to posts.raw."""
-    from pipeline.produce import produce_raw
-    from pipeline.sources import read_posts
+    from pipeline.kafka import topic_names
+    from pipeline.produce import produce_raw, produce_to
+    from pipeline.sources import read_feedback, read_posts
 
-    sent = await produce_raw(settings, read_posts(file, sort_by_time=sort))
-    Console(stderr=True).print(f"sent {sent:,} messages to {app.conf.broker[0]}")
+    if feedback:
+        topic = topic_names(settings).feedback
+        sent = await produce_to(settings, topic, read_feedback(file))
+    else:
+        topic = topic_names(settings).posts_raw
+        sent = await produce_raw(settings, read_posts(file, sort_by_time=sort))
+    Console(stderr=True).print(f"sent {sent:,} messages to {topic} at {app.conf.broker[0]}")
 
 
 @app.command(
@@ -101,9 +115,64 @@ async def schemas(self: Any, out: Path | None) -> None:
         print(path)
 
 
+@app.command(
+    option("--train", type=Path, default=None, help="Learn from a labelled CSV first."),
+)
+async def sentiment(self: Any, train: Path | None) -> None:
+    """Label each line of stdin: negative, neutral or positive, one per line.
+
+    Without --train, the lexicon prior answers; with --train (a CSV with text and
+    airline_sentiment columns, like the airline tweets), the online model learned from it does.
+    """
+    from pipeline.sentiment import SentimentModel
+    from pipeline.sentiment_eval import label_lines
+    from pipeline.sentiment_eval import train as train_model
+
+    model = train_model(train) if train else SentimentModel()
+    for label in label_lines((line.rstrip("\n") for line in sys.stdin), model):
+        sys.stdout.write(label + "\n")
+    sys.stdout.flush()
+
+
+@app.command(
+    option("--file", type=Path, default=None, help="Labelled CSV (default: airline tweets)."),
+    option("--limit", type=int, default=None, help="Only the first N posts in event time."),
+    option("--json", "as_json", is_flag=True, help="JSON instead of a table."),
+)
+async def sentiment_eval(self: Any, file: Path | None, limit: int | None, as_json: bool) -> None:
+    """Prequential accuracy and macro-F1, lexicon vs online model (predict, then learn)."""
+    from pipeline.sentiment_eval import evaluate, format_report
+    from pipeline.settings import PACKAGE_DATA
+
+    report = evaluate(file or PACKAGE_DATA / "airline_tweets_2015.csv", limit=limit)
+    print(orjson.dumps(report).decode() if as_json else format_report(report))
+
+
 def main() -> None:
     app.main()
 
 
 if __name__ == "__main__":
     sys.exit(main())  # type: ignore[func-returns-value]
+
+
+@app.command(
+    option("--subjects", type=int, default=2, help="Subjects fed side by side."),
+    option("--posts", type=str, default="1000,5000,20000", help="Checkpoints, posts per subject."),
+)
+async def footprint(self: Any, subjects: int, posts: str) -> None:
+    """Memory of the signals state per subject as stories and authors pile up (worst case)."""
+    from rich.table import Table
+
+    from pipeline.footprint import measure
+
+    table = Table("posts/subject", "heap/subject", "table JSON/subject", "stories", "authors")
+    for c in measure(subjects, [int(p) for p in posts.split(",")]):
+        table.add_row(
+            f"{c.posts_per_subject:,}",
+            f"{c.heap_bytes_per_subject / 2**20:.2f} MiB",
+            f"{c.state_json_bytes_per_subject / 2**10:.0f} KiB",
+            str(c.active_stories),
+            str(c.tracked_authors),
+        )
+    Console().print(table)

@@ -75,11 +75,14 @@ async def _stream_and_show(
     messages = [*read_posts(posts_file, sort_by_time=True), *read_posts(DEMO_MALFORMED)]
     console.print(f"input    {len(messages):,} messages from {posts_file.name} + malformed samples")
     console.rule("alerts, as an ops subscriber sees them")
-    sent = await produce_raw(settings, messages)
-    figures = await asyncio.to_thread(_wait_until_processed, worker, sent, timeout)
-    await asyncio.sleep(2.0)  # the last alert sends are in flight: let the feed catch them
-    stop.set()
-    await feed
+    try:
+        sent = await produce_raw(settings, messages)
+        figures = await asyncio.to_thread(_wait_until_processed, worker, sent, timeout)
+        await asyncio.sleep(2.0)  # the last alert sends are in flight: let the feed catch them
+    finally:
+        # Also on failure: a feed left running would outlive the broker and retry forever.
+        stop.set()
+        await asyncio.wait_for(feed, 30.0)
     _summary(console, sent, figures, alerts, time.monotonic() - started)
     reconciled = sent == figures["processed"] + figures["dead_lettered"]
     return 0 if reconciled else 1
@@ -95,9 +98,11 @@ def _wait_until_processed(worker: WorkerProcess, sent: int, timeout: float) -> d
             "dead_lettered": m.get("crisiswatch_posts_dead_lettered_total", 0.0),
             "routed": m.get("crisiswatch_subject_posts_total", 0.0),
             "detected": m.get("crisiswatch_detector_posts_total", 0.0),
+            "signals": m.get("crisiswatch_signals_posts_total", 0.0),
+            "reports": m.get("crisiswatch_signals_emitted_total", 0.0),
         }
         done = figures["processed"] + figures["dead_lettered"] >= sent
-        if done and figures["detected"] >= figures["routed"]:
+        if done and figures["detected"] >= figures["routed"] <= figures["signals"]:
             return figures
         if time.monotonic() > deadline or not worker.running:
             raise TimeoutError(f"pipeline did not finish in {timeout}s: {figures}")
@@ -119,6 +124,7 @@ def _summary(
     states: dict[str, int] = {}
     for alert in alerts:
         states[alert.state] = states.get(alert.state, 0) + 1
+    table.add_row("signal reports (signals topic)", f"{figures['reports']:,.0f}")
     table.add_row("alert ids", str(len({a.alert_id for a in alerts})))
     table.add_row(
         "alert events", ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"

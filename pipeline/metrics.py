@@ -28,6 +28,7 @@ KNOWN_PLATFORMS = (
     "other",
 )
 OUTCOMES = ("routed", "unmatched", "duplicate")
+MODELS = ("sentiment", "sentiment_baseline", "stories", "spread", "leaders")
 
 POSTS_RECEIVED = Counter("crisiswatch_posts_received_total", "Raw messages read from posts.raw")
 POSTS_PROCESSED = Counter(
@@ -53,6 +54,20 @@ LATE_POSTS = Counter(
 ALERTS_EMITTED = Counter(
     "crisiswatch_alerts_emitted_total", "Alert events sent to the alerts topic, by state", ["state"]
 )
+SIGNALS_POSTS = Counter(
+    "crisiswatch_signals_posts_total", "Subject posts consumed by the signals stage"
+)
+SIGNALS_EMITTED = Counter(
+    "crisiswatch_signals_emitted_total", "Subject signal reports sent to the signals topic"
+)
+FEEDBACK = Counter(
+    "crisiswatch_feedback_total",
+    "Labelled posts read from the feedback topic, by outcome (learned, rejected)",
+    ["outcome"],
+)
+MODEL_UPDATES = Counter(
+    "crisiswatch_model_updates_total", "Online model updates, by model", ["model"]
+)
 
 
 def platform_label(platform: str) -> str:
@@ -70,6 +85,10 @@ def initialise_series(subjects: list[str]) -> None:
         POSTS_ROUTED.labels(subject=subject)
     for state in ("opened", "escalated", "resolved"):
         ALERTS_EMITTED.labels(state=state)
+    for outcome in ("learned", "rejected"):
+        FEEDBACK.labels(outcome=outcome)
+    for model in MODELS:
+        MODEL_UPDATES.labels(model=model)
 
 
 def serve(host: str, port: int) -> None:

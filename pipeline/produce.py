@@ -14,15 +14,19 @@ _IN_FLIGHT = 2_000
 
 async def produce_raw(settings: Settings, messages: Iterable[bytes]) -> int:
     """Send each message (unkeyed) to posts.raw; return how many were acknowledged."""
-    names = topic_names(settings)
-    await ensure_topics(settings, (names.posts_raw,))
+    return await produce_to(settings, topic_names(settings).posts_raw, messages)
+
+
+async def produce_to(settings: Settings, topic: str, messages: Iterable[bytes]) -> int:
+    """Send each message (unkeyed) to ``topic``; return how many were acknowledged."""
+    await ensure_topics(settings, (topic,))
     producer = make_producer(settings)
     await producer.start()
     sent = 0
     pending: list[asyncio.Future[object]] = []
     try:
         for raw in messages:
-            pending.append(await producer.send(names.posts_raw, value=raw))
+            pending.append(await producer.send(topic, value=raw))
             if len(pending) >= _IN_FLIGHT:
                 await asyncio.gather(*pending)
                 sent += len(pending)

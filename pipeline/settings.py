@@ -59,6 +59,10 @@ class Settings:
     #: Recent post ids remembered by each ingest worker to drop repeats (about 100 B each).
     dedup_capacity: int = 200_000
 
+    # --- signals ---------------------------------------------------------------------------
+    #: Event-time interval between two signal reports of a subject.
+    signals_interval_seconds: int = 60
+
     # --- first detector: per-subject event-time volume threshold -------------------------
     volume_window_seconds: int = 3600
     volume_threshold: int = 100

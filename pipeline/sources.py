@@ -96,3 +96,21 @@ def _sort_key(raw: bytes) -> float:
         return parse_event_time(orjson.loads(raw)["created_at"]).timestamp()
     except Exception:
         return math.inf
+
+
+def read_feedback(path: Path) -> Iterator[bytes]:
+    """Labelled posts for the feedback topic: the airline CSV's human labels, or JSONL lines
+    that already carry ``text`` and ``label`` (passed on as-is)."""
+    if path.suffix.lower() != ".csv":
+        yield from _read_jsonl(path)
+        return
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("airline_sentiment") and row.get("text"):
+                yield orjson.dumps(
+                    {
+                        "text": row["text"],
+                        "label": row["airline_sentiment"],
+                        "post_id": row.get("tweet_id"),
+                    }
+                )

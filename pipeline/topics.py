@@ -14,6 +14,11 @@ POSTS_RAW = "posts.raw"
 POSTS = "posts"
 #: Input that could not be accepted, with the reason (schemas.DeadLetter).
 POSTS_DLQ = "posts.dlq"
+#: Per-subject signals (sentiment vs baseline, stories and origin, spread, leaders), keyed by
+#: subject, one record per subject per minute of event time (schemas.SubjectSignals).
+SIGNALS = "signals"
+#: Labelled posts (ops corrections) the sentiment model learns from (schemas.Feedback).
+FEEDBACK = "feedback"
 #: Crisis alerts and their updates, keyed by subject (schemas.Alert).
 ALERTS = "alerts"
 
@@ -23,6 +28,8 @@ class TopicNames:
     posts_raw: str = POSTS_RAW
     posts: str = POSTS
     posts_dlq: str = POSTS_DLQ
+    signals: str = SIGNALS
+    feedback: str = FEEDBACK
     alerts: str = ALERTS
 
     @classmethod
@@ -31,5 +38,7 @@ class TopicNames:
             posts_raw=prefix + POSTS_RAW,
             posts=prefix + POSTS,
             posts_dlq=prefix + POSTS_DLQ,
+            signals=prefix + SIGNALS,
+            feedback=prefix + FEEDBACK,
             alerts=prefix + ALERTS,
         )

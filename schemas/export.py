@@ -10,7 +10,9 @@ import orjson
 from schemas.alert import Alert
 from schemas.base import Record
 from schemas.dead_letter import DeadLetter
+from schemas.feedback import Feedback
 from schemas.post import Post, SubjectPost
+from schemas.signals import SubjectSignals
 
 JSONSCHEMA_DIR = Path(__file__).resolve().parent / "jsonschema"
 
@@ -19,6 +21,8 @@ EXPORTED: dict[str, tuple[type[Record], str]] = {
     "post": (Post, "posts.raw (what producers send)"),
     "subject_post": (SubjectPost, "posts"),
     "dead_letter": (DeadLetter, "posts.dlq"),
+    "subject_signals": (SubjectSignals, "signals"),
+    "feedback": (Feedback, "feedback"),
     "alert": (Alert, "alerts"),
 }
 

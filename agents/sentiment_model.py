@@ -1,0 +1,7 @@
+"""This worker's online sentiment model: scored by the signals agent, taught by feedback."""
+
+from __future__ import annotations
+
+from pipeline.sentiment import SentimentModel
+
+sentiment_model = SentimentModel()
