@@ -6,7 +6,7 @@ schemas.REASONS, subjects from the watch list.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, start_http_server
+from prometheus_client import Counter, Gauge, start_http_server
 
 from schemas import REASONS
 
@@ -28,7 +28,10 @@ KNOWN_PLATFORMS = (
     "other",
 )
 OUTCOMES = ("routed", "unmatched", "duplicate")
-MODELS = ("sentiment", "sentiment_baseline", "stories", "spread", "leaders")
+MODELS = ("sentiment", "sentiment_baseline", "stories", "spread", "leaders", "crisis_anomaly")
+SEVERITIES = ("low", "medium", "high", "critical")
+#: Detector phases, the value of crisiswatch_subject_phase.
+PHASES = ("normal", "watch", "crisis")
 
 POSTS_RECEIVED = Counter("crisiswatch_posts_received_total", "Raw messages read from posts.raw")
 POSTS_PROCESSED = Counter(
@@ -69,6 +72,66 @@ MODEL_UPDATES = Counter(
     "crisiswatch_model_updates_total", "Online model updates, by model", ["model"]
 )
 
+# --- crisis room: per subject (watch-list subjects only, so the label set is bounded) --------
+DETECTOR_REPORTS = Counter(
+    "crisiswatch_detector_reports_total", "Subject signal reports consumed by the detector"
+)
+CRISIS_SCORE = Gauge(
+    "crisiswatch_crisis_score", "Latest crisis score of a subject, 0..1", ["subject"]
+)
+SUBJECT_PHASE = Gauge(
+    "crisiswatch_subject_phase",
+    "Detector phase of a subject: 0 normal, 1 watch, 2 crisis",
+    ["subject"],
+)
+SENTIMENT_CURRENT = Gauge(
+    "crisiswatch_sentiment_current",
+    "Recent (30 min EW) mean sentiment of a subject's posts, -1..1",
+    ["subject"],
+)
+SENTIMENT_BASELINE = Gauge(
+    "crisiswatch_sentiment_baseline",
+    "Baseline (1 day EW) mean sentiment of a subject's posts, -1..1",
+    ["subject"],
+)
+VOLUME_RATE = Gauge(
+    "crisiswatch_subject_posts_per_minute",
+    "A subject's posts per minute over the last 5 minutes of event time",
+    ["subject"],
+)
+VOLUME_BASELINE = Gauge(
+    "crisiswatch_subject_baseline_posts_per_minute",
+    "A subject's seasonal baseline rate, posts per minute",
+    ["subject"],
+)
+SUBJECT_PLATFORMS = Gauge(
+    "crisiswatch_subject_platforms",
+    "Platforms a subject was mentioned on in the last hour",
+    ["subject"],
+)
+SUBJECT_AUDIENCE = Gauge(
+    "crisiswatch_subject_audience",
+    "Distinct followers of the authors who mentioned a subject in the last hour",
+    ["subject"],
+)
+OPEN_CRISES = Gauge("crisiswatch_open_crises", "Open crises, by severity", ["severity"])
+CRISIS_PROJECTED_REACH = Gauge(
+    "crisiswatch_crisis_projected_reach",
+    "Projected final reach of a subject's open crisis (0 when none is open)",
+    ["subject"],
+)
+SUBJECT_GAUGES = (
+    CRISIS_SCORE,
+    SUBJECT_PHASE,
+    SENTIMENT_CURRENT,
+    SENTIMENT_BASELINE,
+    VOLUME_RATE,
+    VOLUME_BASELINE,
+    SUBJECT_PLATFORMS,
+    SUBJECT_AUDIENCE,
+    CRISIS_PROJECTED_REACH,
+)
+
 
 def platform_label(platform: str) -> str:
     return platform if platform in KNOWN_PLATFORMS else "other"
@@ -89,6 +152,11 @@ def initialise_series(subjects: list[str]) -> None:
         FEEDBACK.labels(outcome=outcome)
     for model in MODELS:
         MODEL_UPDATES.labels(model=model)
+    for severity in SEVERITIES:
+        OPEN_CRISES.labels(severity=severity)
+    for subject in subjects:
+        for gauge in SUBJECT_GAUGES:
+            gauge.labels(subject=subject)
 
 
 def serve(host: str, port: int) -> None:
