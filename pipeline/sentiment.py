@@ -9,7 +9,7 @@ learns the domain's vocabulary ("delayed", "rebooked", "on hold") while running.
 :class:`SentimentBaseline` follows one subject's scored posts: a slow exponentially weighted
 baseline (a day of event time) against a fast "current" (half an hour), both decayed by elapsed
 event time rather than by post count, and flags a significant negative shift. Its state is a
-JSON-able dict, so it can live in a faust table like the volume detector's.
+JSON-able dict, so it can live in a faust table.
 """
 
 from __future__ import annotations
@@ -288,5 +288,6 @@ class SentimentBaseline:
             "negative_share_baseline": baseline["negative"],
             "negative_share_current": current["negative"],
             "shift": shift,
+            "warm": warmed_up,
             "n": state["n"],
         }

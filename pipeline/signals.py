@@ -124,7 +124,7 @@ class SubjectSignalsModel:
         spread = self.spread.score_one()
         story_sentiment = self.meta["story_sentiment"]
         stories = []
-        for story in self.stories.stories()[: cfg.top_stories]:
+        for story in self.stories.stories(top=cfg.top_stories, hot_at=as_of):
             posts, negative = story_sentiment.get(story["story_id"], [0, 0])
             forecast = self.forecaster.predict_one(
                 story["reach_points"],

@@ -36,6 +36,7 @@ and construct it from the state only after a restart or rebalance.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 import struct
 from bisect import bisect_left
@@ -496,12 +497,27 @@ class StoryTracker:
             summary["per_minute"] = [[m, n] for m, n in story["per_minute"]]
         return summary
 
-    def stories(self) -> list[dict[str, Any]]:
-        """Summaries of the active stories, most posts first."""
-        active = sorted(
-            self.state["stories"].values(), key=lambda s: (-s["posts"], s["first_ts"], s["id"])
-        )
-        return [self._summary(story) for story in active]
+    def stories(self, top: int | None = None, hot_at: float | None = None) -> list[dict[str, Any]]:
+        """Summaries of the active stories, most posts first; with ``hot_at`` (event time,
+        epoch seconds), those with the most posts in the 5 minutes before it first (what is
+        moving now, ahead of yesterday's big story). Only the ``top`` are summarised."""
+
+        def recent(story: dict[str, Any]) -> int:
+            if hot_at is None:
+                return 0
+            start, total = hot_at - 300, 0
+            for minute, n in reversed(story["per_minute"]):  # oldest first: scan from the end
+                if minute < start:
+                    break
+                total += n if minute < hot_at else 0
+            return total
+
+        def key(story: dict[str, Any]) -> tuple[int, int, float, str]:
+            return (-recent(story), -story["posts"], story["first_ts"], story["id"])
+
+        active = self.state["stories"].values()
+        chosen = sorted(active, key=key) if top is None else heapq.nsmallest(top, active, key=key)
+        return [self._summary(story) for story in chosen]
 
     def story(self, story_id: str) -> dict[str, Any] | None:
         story = self.state["stories"].get(story_id)

@@ -24,6 +24,8 @@ class SentimentSignal(Record):
     negative_share_current: float
     #: A significant negative shift against the baseline.
     shift: bool
+    #: The baseline has enough history (event time and posts) to be trusted.
+    warm: bool
     n: int
 
 
