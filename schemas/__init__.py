@@ -1,18 +1,31 @@
 """Versioned records, one per topic: the only thing two pipeline stages share."""
 
-from schemas.alert import SEVERITIES, Alert, AlertState, EvidencePost, Severity, alert_id_for
+from schemas.alert import (
+    ALERT_STATES,
+    SEVERITIES,
+    Alert,
+    AlertState,
+    Impact,
+    Origin,
+    Playbook,
+    Severity,
+    alert_id_for,
+)
 from schemas.base import Record, dumps
 from schemas.dead_letter import REASONS, DeadLetter, Reason, SourcePosition
 from schemas.post import Author, Post, SubjectPost, parse_event_time
 
 __all__ = [
+    "ALERT_STATES",
     "REASONS",
     "SEVERITIES",
     "Alert",
     "AlertState",
     "Author",
     "DeadLetter",
-    "EvidencePost",
+    "Impact",
+    "Origin",
+    "Playbook",
     "Post",
     "Reason",
     "Record",

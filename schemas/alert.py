@@ -1,7 +1,9 @@
-"""Alert: a crisis alert on the alerts topic, keyed by subject.
+"""Alert: a crisis alert on the alerts topic, keyed by subject (step 4 of DESIGN.md).
 
-``alert_id`` is deterministic (the same crisis always gets the same id), so a subscriber drops
-duplicates that at-least-once delivery may bring, and sees updates of one crisis under one id.
+``alert_id`` is deterministic (a hash of subject and the event time the episode started), so the
+same crisis always gets the same id, a replay gives the same ids, and ``(alert_id, revision)``
+names one event: a subscriber drops the duplicates at-least-once delivery may bring. One crisis
+is one id whose events are opened, then escalated (each time its severity rises), then resolved.
 """
 
 from __future__ import annotations
@@ -10,49 +12,92 @@ import hashlib
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
-
 from schemas.base import Record
+from schemas.signals import Leader, PlatformReached, PostRef
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITIES: tuple[str, ...] = Severity.__args__  # type: ignore[attr-defined]
 AlertState = Literal["opened", "escalated", "resolved"]
+ALERT_STATES: tuple[str, ...] = AlertState.__args__  # type: ignore[attr-defined]
+PlaybookStep = Literal["isolate", "evaluate", "mitigate", "learn"]
 
 
 def alert_id_for(*parts: str) -> str:
-    """Deterministic id from what identifies one crisis (subject, rule, onset window)."""
+    """Deterministic id from what identifies one crisis (subject, rule, onset)."""
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
 
 
-class EvidencePost(Record):
-    id: str
+class Origin(Record):
+    """Where the crisis's leading story started (step 2: isolate the origin)."""
+
+    story_id: str
+    first_post: PostRef
     platform: str
-    author_handle: str
-    followers: int
-    text: str
-    created_at: datetime
+    initiator_id: str
+    initiator_handle: str
+    cascade_root: str
+    #: Platforms in the order the story reached them.
+    platforms: list[PlatformReached]
+
+
+class SpreadSummary(Record):
+    #: The subject's posts per minute over the last 5 minutes vs its seasonal baseline.
+    velocity: float
+    baseline_rate: float
+    ratio: float
+    z: float
+    volume_60m: int
+    unique_authors: int
+    audience: int
+    #: Of the leading story: cascade depth and breadth.
+    depth: int
+    breadth: int
+    platforms: list[str]
+
+
+class SentimentSummary(Record):
+    baseline: float
+    current: float
+    delta: float
+
+
+class Impact(Record):
+    """Step 3: how big it is and is likely to get."""
+
+    reach_so_far: int
+    projected_reach: float
+    projected_low: float
+    projected_high: float
+    negative_share: float
+    opinion_leaders: list[Leader]
+    scope: Literal["isolated", "widespread"]
+
+
+class Playbook(Record):
+    step: PlaybookStep
+    action: str
 
 
 class Alert(Record):
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     alert_id: str
     #: 1 for the opening event, +1 for each update: (alert_id, revision) names one event.
     revision: int
     subject: str
     state: AlertState
     severity: Severity
-    #: Crisis score; for the volume rule, window volume / threshold.
+    #: Crisis score, 0..1, and what it is made of (each evidence term, 0..1, before weights).
     score: float
-    #: Which detector raised it.
+    components: dict[str, float]
     rule: str
-    #: Event time the crisis window started, and the event time of the post that tripped it.
+    #: Event time the episode started (the score first left normal), and of this event.
     started_at: datetime
     detected_at: datetime
-    window_seconds: int
-    volume: int
-    threshold: int
-    unique_authors: int
-    audience: int = Field(description="sum of distinct authors' followers in the window")
-    platforms: list[str]
-    evidence: list[EvidencePost]
+    origin: Origin | None
+    spread: SpreadSummary
+    sentiment: SentimentSummary
+    impact: Impact
+    #: The leading stories' first posts, most active story first.
+    evidence: list[PostRef]
+    playbook: Playbook
     summary: str
