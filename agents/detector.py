@@ -1,4 +1,10 @@
-"""Detector: subject posts -> alert events (alerts), state per subject in a faust table."""
+"""Detector: subject signal reports (signals topic) -> crisis alert events (alerts topic).
+
+Reports are aggregates (one per subject per minute of event time), taken in batches; each
+subject's CrisisDetector lives in memory between batches and its state (with the river anomaly
+model) is written to the "crisis-state" table once per batch, on the subject's own partition.
+Alerts are keyed by subject, so one subject's events stay in order.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +13,71 @@ from typing import Any
 import faust
 import orjson
 
+from agents.context import event_context
+from agents.model_cache import ModelCache
+from agents.signals import signals_topic
 from pipeline import metrics
-from pipeline.app import alerts_topic, app, posts_topic, settings
-from pipeline.volume import VolumeConfig, VolumeThreshold
+from pipeline.app import alerts_topic, app, settings
+from pipeline.crisis import PHASE_VALUES, CrisisDetector
 
-config = VolumeConfig(
-    window_seconds=settings.volume_window_seconds,
-    threshold=settings.volume_threshold,
-    allowed_lateness_seconds=settings.allowed_lateness_seconds,
-)
+BATCH_SIZE = 200
+BATCH_SECONDS = 0.5
 
-# subject -> VolumeThreshold state; posts are keyed by subject, so a subject's state lives on
-# the partition its posts arrive on, and is rebuilt from the changelog after a restart.
-volume_state = app.Table(
-    "volume-state",
-    default=dict,
+config = settings.crisis_config()
+crisis_state = app.Table(
+    "crisis-state",
+    default=lambda: None,
     partitions=settings.partitions,
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )
+detectors: ModelCache[CrisisDetector] = ModelCache(
+    lambda subject: CrisisDetector(subject, config, crisis_state.get(subject))
+)
 
 
-@app.agent(posts_topic)
+@app.agent(signals_topic)
 async def detect(stream: Any) -> None:
-    async for event in stream.events():
-        metrics.DETECTOR_POSTS.inc()
-        record = orjson.loads(event.value)
-        subject = record["subject"]
-        model = VolumeThreshold(subject, config, volume_state[subject])
-        late_before = model.state["late"]
-        alerts = model.learn_one(record["post"])
-        volume_state[subject] = model.state
-        if model.state["late"] > late_before:
-            metrics.LATE_POSTS.inc()
+    async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+        touched: dict[str, Any] = {}
+        alerts = []
+        for event in events:
+            report = orjson.loads(event.value)
+            subject = report["subject"]
+            detector = detectors.get(subject)
+            alerts.extend(detector.learn_one(report))
+            touched[subject] = event
+            _show(subject, report, detector)
+        for subject, event in touched.items():
+            with event_context(event):
+                crisis_state[subject] = detectors.get(subject).state
         for alert in alerts:
-            await alerts_topic.send(key=subject.encode(), value=alert.to_bytes())
+            await alerts_topic.send(key=alert.subject.encode(), value=alert.to_bytes())
             metrics.ALERTS_EMITTED.labels(state=alert.state).inc()
+        metrics.DETECTOR_REPORTS.inc(len(events))
+        metrics.MODEL_UPDATES.labels(model="crisis_anomaly").inc(len(events))
+        _count_open_crises()
+
+
+def _show(subject: str, report: dict[str, Any], detector: CrisisDetector) -> None:
+    """The crisis-room gauges of a subject, from its latest report."""
+    spread, sentiment = report["spread"], report["sentiment"]
+    metrics.CRISIS_SCORE.labels(subject=subject).set(detector.score)
+    metrics.SUBJECT_PHASE.labels(subject=subject).set(PHASE_VALUES[detector.phase])
+    metrics.SENTIMENT_CURRENT.labels(subject=subject).set(sentiment["current"])
+    metrics.SENTIMENT_BASELINE.labels(subject=subject).set(sentiment["baseline"])
+    metrics.VOLUME_RATE.labels(subject=subject).set(spread["velocity"])
+    metrics.VOLUME_BASELINE.labels(subject=subject).set(spread["baseline_rate"])
+    metrics.SUBJECT_PLATFORMS.labels(subject=subject).set(len(spread["platforms"]))
+    metrics.SUBJECT_AUDIENCE.labels(subject=subject).set(spread["audience"])
+    metrics.CRISIS_PROJECTED_REACH.labels(subject=subject).set(
+        detector.projected_reach if detector.phase == "crisis" else 0.0
+    )
+
+
+def _count_open_crises() -> None:
+    counts = dict.fromkeys(metrics.SEVERITIES, 0)
+    for _, detector in detectors.items():
+        if detector.open_severity is not None:
+            counts[detector.open_severity] += 1
+    for severity, n in counts.items():
+        metrics.OPEN_CRISES.labels(severity=severity).set(n)

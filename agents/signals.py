@@ -1,10 +1,8 @@
 """Signals: subject posts -> sentiment, stories/origin, spread, leaders -> signals topic.
 
-Posts are taken in batches; each subject's models live in memory between batches (rebuilding a
-story index from its state costs milliseconds) and their state is written to the table once per
-batch, one key per component ("<subject>/<part>"), on the partition of the subject's own posts.
-The cache is dropped at every rebalance, so a subject that moved away and back is reread from
-the table, which its other owner kept up to date.
+Posts are taken in batches; each subject's models live in memory between batches (ModelCache)
+and their state is written to the table once per batch, one key per component
+("<subject>/<part>"), on the partition of the subject's own posts.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import faust
 import orjson
 
 from agents.context import event_context
+from agents.model_cache import ModelCache
 from agents.sentiment_model import sentiment_model
 from pipeline import metrics
 from pipeline.app import app, names, posts_topic, settings
@@ -31,37 +30,33 @@ signals_state = app.Table(
     partitions=settings.partitions,
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )
-_models: dict[str, SubjectSignalsModel] = {}
-
-
-@app.on_partitions_revoked.connect
-def _forget_models(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-    _models.clear()
-
-
-def _model(subject: str) -> SubjectSignalsModel:
-    model = _models.get(subject)
-    if model is None:
-        parts = {part: signals_state.get(f"{subject}/{part}") for part in PARTS}
-        model = _models[subject] = SubjectSignalsModel(subject, config, parts)
-    return model
+models: ModelCache[SubjectSignalsModel] = ModelCache(
+    lambda subject: SubjectSignalsModel(
+        subject, config, {part: signals_state.get(f"{subject}/{part}") for part in PARTS}
+    )
+)
 
 
 @app.agent(posts_topic)
 async def signals(stream: Any) -> None:
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
         touched: dict[str, Any] = {}
+        late_before: dict[str, int] = {}
         reports = []
         for event in events:
             record = orjson.loads(event.value)
             subject = record["subject"]
             post = record["post"]
-            score = sentiment_model.score_one(post["text"])
-            reports.extend(_model(subject).learn_one(post, score))
+            model = models.get(subject)
+            late_before.setdefault(subject, model.spread.state["late"])
+            reports.extend(model.learn_one(post, sentiment_model.score_one(post["text"])))
             touched[subject] = event
+        metrics.LATE_POSTS.inc(
+            sum(models.get(s).spread.state["late"] - n for s, n in late_before.items())
+        )
         for subject, event in touched.items():
             with event_context(event):
-                for part, state in _model(subject).state_parts().items():
+                for part, state in models.get(subject).state_parts().items():
                     signals_state[f"{subject}/{part}"] = state
         for report in reports:
             await signals_topic.send(key=report.subject.encode(), value=report.to_bytes())

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from pipeline.kafka import make_consumer, topic_names
 from pipeline.settings import Settings
-from schemas import Alert
+from schemas import SEVERITIES, Alert
 
 _STYLE = {"low": "cyan", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
 _STATE_STYLE = {"opened": "bold", "escalated": "bold magenta", "resolved": "green"}
@@ -43,6 +43,7 @@ async def follow_alerts(
     idle_timeout: float | None = None,
     limit: int | None = None,
     stop: asyncio.Event | None = None,
+    alert_filter: AlertFilter | None = None,
 ) -> int:
     """Call ``on_alert`` for each new alert event; return how many were shown.
 
@@ -73,7 +74,8 @@ async def follow_alerts(
             for records in batches.values():
                 for record in records:
                     alert = Alert.from_bytes(record.value)
-                    if dedup.is_new(alert):
+                    wanted = alert_filter is None or alert_filter.wants(alert)
+                    if dedup.is_new(alert) and wanted:
                         on_alert(alert)
                         shown += 1
     finally:
@@ -81,21 +83,57 @@ async def follow_alerts(
     return shown
 
 
+class AlertFilter:
+    """Which alerts a subscriber wants: some subjects only, and a minimum severity.
+
+    An alert id passes as a whole once any of its events did, so a subscriber who saw a crisis
+    open also sees it resolve, even if its severity at that event is below the minimum."""
+
+    def __init__(self, subjects: tuple[str, ...] = (), min_severity: str = "low") -> None:
+        self.subjects = frozenset(subjects)
+        self.min_rank = SEVERITIES.index(min_severity)
+        self._followed: set[str] = set()
+
+    def wants(self, alert: Alert) -> bool:
+        if self.subjects and alert.subject not in self.subjects:
+            return False
+        if alert.alert_id in self._followed or SEVERITIES.index(alert.severity) >= self.min_rank:
+            self._followed.add(alert.alert_id)
+            return True
+        return False
+
+
 def render_alert(alert: Alert) -> Text:
+    """A few lines an ops person reads at a glance: what, how bad, where it started, what next."""
     line = Text()
     line.append(f"{alert.detected_at:%Y-%m-%d %H:%M}Z ", style="dim")
     line.append(f"{alert.state.upper():<9} ", style=_STATE_STYLE.get(alert.state, ""))
     line.append(f"{alert.severity:<8} ", style=_STYLE.get(alert.severity, ""))
-    line.append(f"{alert.subject:<13} ", style="bold")
-    line.append(f"{alert.volume} posts/{alert.window_seconds // 60} min (x{alert.score:.1f})")
+    line.append(f"{alert.subject:<11} ", style="bold")
+    line.append(f"score {alert.score:.2f} since {alert.started_at:%H:%M}Z")
+    spread, impact = alert.spread, alert.impact
     line.append(
-        f"\n    {alert.unique_authors} authors, audience {alert.audience:,}, "
-        f"platforms {','.join(alert.platforms)}, id {alert.alert_id} r{alert.revision}",
-        style="dim",
+        f"\n    {spread.velocity:.1f} posts/min (x{spread.ratio:.1f} usual), "
+        f"sentiment {alert.sentiment.current:+.2f} vs {alert.sentiment.baseline:+.2f}, "
+        f"{spread.unique_authors} authors, {impact.scope}"
     )
+    if alert.origin is not None:
+        origin = alert.origin
+        path = " > ".join(p.platform for p in origin.platforms)
+        line.append(
+            f"\n    origin {origin.platform} {origin.first_post.id} by @{origin.initiator_handle}"
+            f" ({path}); reach {impact.reach_so_far:,}, projected {impact.projected_reach:,.0f}"
+            f" [{impact.projected_low:,.0f}-{impact.projected_high:,.0f}]",
+        )
+        if impact.opinion_leaders:
+            leaders = ", ".join(f"@{ld.handle}" for ld in impact.opinion_leaders[:3])
+            line.append(f"\n    opinion leaders {leaders}, {impact.negative_share:.0%} negative")
     if alert.evidence and alert.state != "resolved":
-        text = " ".join(alert.evidence[0].text.split())
-        line.append(f"\n    @{alert.evidence[0].author_handle}: {text[:100]}", style="italic")
+        first = alert.evidence[0]
+        text = " ".join(first.text.split())
+        line.append(f"\n    @{first.author_handle}: {text[:90]}", style="italic")
+    line.append(f"\n    next: {alert.playbook.step}: {alert.playbook.action}", style="bold cyan")
+    line.append(f"\n    id {alert.alert_id} r{alert.revision}", style="dim")
     return line
 
 

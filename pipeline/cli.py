@@ -11,10 +11,12 @@ crisiswatch schemas               write the JSON Schema files
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import orjson
 from faust.cli import argument, option
 from rich.console import Console
@@ -24,6 +26,7 @@ import agents.feedback
 import agents.ingest
 import agents.signals
 from pipeline.app import app, settings
+from schemas import SEVERITIES, Alert
 
 _ = agents.detector
 
@@ -76,30 +79,73 @@ async def produce(self: Any, file: Path, sort: bool, feedback: bool) -> None:
 @app.command(
     option("--from-beginning/--new-only", default=False, help="Replay the topic from its start."),
     option("--json", "as_json", is_flag=True, help="One JSON alert per line."),
+    option("--subject", "subjects", multiple=True, help="Only this subject (repeatable)."),
+    option(
+        "--min-severity",
+        type=click.Choice(SEVERITIES),
+        default="low",
+        help="Only alerts that reach this severity (then all their events).",
+    ),
+    option("--webhook", default=None, help="Also POST each alert as JSON to this URL."),
     option("--idle-timeout", type=float, default=None, help="Stop after S seconds without one."),
     option("--limit", type=int, default=None, help="Stop after N alerts."),
 )
 async def alerts(
-    self: Any, from_beginning: bool, as_json: bool, idle_timeout: float | None, limit: int | None
+    self: Any,
+    from_beginning: bool,
+    as_json: bool,
+    subjects: tuple[str, ...],
+    min_severity: str,
+    webhook: str | None,
+    idle_timeout: float | None,
+    limit: int | None,
 ) -> None:
-    """Follow the alert topic and print alerts as they arrive."""
-    from pipeline.alert_feed import follow_alerts, printer
+    """Follow the alert topic and print alerts as they arrive (and forward them)."""
+    from pipeline.alert_feed import AlertFilter, follow_alerts, printer
+    from pipeline.webhook import WebhookForwarder
 
     show = printer(Console(), as_json)
-    await follow_alerts(
-        settings, show, from_beginning=from_beginning, idle_timeout=idle_timeout, limit=limit
+    wanted = AlertFilter(subjects, min_severity)
+    follow = functools.partial(
+        follow_alerts,
+        settings,
+        from_beginning=from_beginning,
+        idle_timeout=idle_timeout,
+        limit=limit,
+        alert_filter=wanted,
+    )
+    if webhook is None:
+        await follow(show)
+        return
+    async with WebhookForwarder(
+        webhook, timeout=settings.webhook_timeout_seconds, max_attempts=settings.webhook_attempts
+    ) as forwarder:
+
+        def show_and_forward(alert: Alert) -> None:
+            show(alert)
+            forwarder.submit(alert)
+
+        await follow(show_and_forward)
+    stats = forwarder.stats
+    Console(stderr=True).print(
+        f"webhook: {stats.delivered} delivered, {stats.failed} failed, {stats.dropped} dropped"
     )
 
 
 @app.command(
-    option("--file", type=Path, default=None, help="Posts to stream (default: airline tweets)."),
+    option(
+        "--file",
+        type=Path,
+        default=None,
+        help="Posts to stream, e.g. pipeline/data/airline_tweets_2015.csv (default: a scenario).",
+    ),
     option("--timeout", type=float, default=600.0, help="Give up after S seconds."),
 )
 async def demo(self: Any, file: Path | None, timeout: float) -> None:
-    """Broker, worker, airline tweets in, alerts out; then stop everything."""
-    from pipeline.demo import DEMO_POSTS, run_demo
+    """Broker, worker, a crisis scenario in, alerts out; then stop everything."""
+    from pipeline.demo import run_demo
 
-    code = await run_demo(settings, file or DEMO_POSTS, Console(), timeout)
+    code = await run_demo(settings, file, Console(), timeout)
     if code:
         raise SystemExit(code)
 

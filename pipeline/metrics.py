@@ -30,8 +30,6 @@ KNOWN_PLATFORMS = (
 OUTCOMES = ("routed", "unmatched", "duplicate")
 MODELS = ("sentiment", "sentiment_baseline", "stories", "spread", "leaders", "crisis_anomaly")
 SEVERITIES = ("low", "medium", "high", "critical")
-#: Detector phases, the value of crisiswatch_subject_phase.
-PHASES = ("normal", "watch", "crisis")
 
 POSTS_RECEIVED = Counter("crisiswatch_posts_received_total", "Raw messages read from posts.raw")
 POSTS_PROCESSED = Counter(
@@ -47,12 +45,9 @@ POSTS_DEAD_LETTERED = Counter(
 POSTS_ROUTED = Counter(
     "crisiswatch_subject_posts_total", "Post copies routed to a monitored subject", ["subject"]
 )
-DETECTOR_POSTS = Counter(
-    "crisiswatch_detector_posts_total", "Subject posts consumed by the detector"
-)
 LATE_POSTS = Counter(
     "crisiswatch_late_posts_total",
-    "Posts older than their subject's closed windows (event time), counted but not windowed",
+    "Posts older than their subject's volume horizon (event time): counted, not in any window",
 )
 ALERTS_EMITTED = Counter(
     "crisiswatch_alerts_emitted_total", "Alert events sent to the alerts topic, by state", ["state"]

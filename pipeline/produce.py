@@ -17,8 +17,11 @@ async def produce_raw(settings: Settings, messages: Iterable[bytes]) -> int:
     return await produce_to(settings, topic_names(settings).posts_raw, messages)
 
 
-async def produce_to(settings: Settings, topic: str, messages: Iterable[bytes]) -> int:
-    """Send each message (unkeyed) to ``topic``; return how many were acknowledged."""
+async def produce_to(
+    settings: Settings, topic: str, messages: Iterable[bytes], key: bytes | None = None
+) -> int:
+    """Send each message (with ``key``, or unkeyed) to ``topic``; return how many were
+    acknowledged."""
     await ensure_topics(settings, (topic,))
     producer = make_producer(settings)
     await producer.start()
@@ -26,7 +29,7 @@ async def produce_to(settings: Settings, topic: str, messages: Iterable[bytes]) 
     pending: list[asyncio.Future[object]] = []
     try:
         for raw in messages:
-            pending.append(await producer.send(topic, value=raw))
+            pending.append(await producer.send(topic, value=raw, key=key))
             if len(pending) >= _IN_FLIGHT:
                 await asyncio.gather(*pending)
                 sent += len(pending)

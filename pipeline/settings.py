@@ -16,9 +16,12 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
+
+if TYPE_CHECKING:
+    from pipeline.crisis import CrisisConfig
 
 ENV_PREFIX = "CRISISWATCH_"
 BROKER_STATE_FILE = "broker.json"
@@ -63,13 +66,30 @@ class Settings:
     #: Event-time interval between two signal reports of a subject.
     signals_interval_seconds: int = 60
 
-    # --- first detector: per-subject event-time volume threshold -------------------------
-    volume_window_seconds: int = 3600
-    volume_threshold: int = 100
-    #: How long (event time) a window stays open for late posts after it ends.
-    allowed_lateness_seconds: int = 600
+    # --- crisis detector (pipeline/crisis.py; README "Crisis detection") ------------------
+    #: Score (0..1) at which a subject goes on watch; at which, in ``open_reports`` reports in
+    #: a row, a crisis opens; below which, for ``resolve_seconds`` of event time, it resolves.
+    crisis_watch_threshold: float = 0.30
+    crisis_open_threshold: float = 0.50
+    crisis_resolve_threshold: float = 0.25
+    crisis_open_reports: int = 2
+    crisis_resolve_seconds: int = 1800
+    #: A watch that stays below the watch threshold this long (event time) ends.
+    crisis_watch_reset_seconds: int = 900
+    #: Weights of the evidence terms in the score (normalised by their sum).
+    crisis_weight_volume: float = 0.30
+    crisis_weight_sentiment: float = 0.25
+    crisis_weight_spread: float = 0.15
+    crisis_weight_leaders: float = 0.10
+    crisis_weight_reach: float = 0.10
+    crisis_weight_anomaly: float = 0.10
+    #: A projected reach at or above this raises an alert's severity one level.
+    crisis_severity_reach: float = 1_000_000.0
 
     # --- operations ------------------------------------------------------------------------
+    #: ``crisiswatch alerts --webhook``: per-request timeout, and attempts per alert.
+    webhook_timeout_seconds: float = 5.0
+    webhook_attempts: int = 5
     #: Prometheus metrics address of a worker; port 0 disables the endpoint.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
@@ -109,6 +129,28 @@ class Settings:
         return env
 
     # --- derived values ----------------------------------------------------------------------
+
+    def crisis_config(self) -> CrisisConfig:
+        from pipeline.crisis import CrisisConfig
+        from pipeline.crisis_score import ScoreConfig
+
+        return CrisisConfig(
+            watch_threshold=self.crisis_watch_threshold,
+            open_threshold=self.crisis_open_threshold,
+            resolve_threshold=self.crisis_resolve_threshold,
+            open_reports=self.crisis_open_reports,
+            resolve_seconds=self.crisis_resolve_seconds,
+            watch_reset_seconds=self.crisis_watch_reset_seconds,
+            severity_reach=self.crisis_severity_reach,
+            score=ScoreConfig(
+                weight_volume=self.crisis_weight_volume,
+                weight_sentiment=self.crisis_weight_sentiment,
+                weight_spread=self.crisis_weight_spread,
+                weight_leaders=self.crisis_weight_leaders,
+                weight_reach=self.crisis_weight_reach,
+                weight_anomaly=self.crisis_weight_anomaly,
+            ),
+        )
 
     @property
     def broker_state_path(self) -> Path:

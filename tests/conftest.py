@@ -31,7 +31,7 @@ def broker_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
 
 @pytest.fixture
 def settings(broker_settings: Settings, tmp_path: Path) -> Settings:
-    """Settings for one test: isolated topics, group and state; a small volume threshold."""
+    """Settings for one test: isolated topics, group and state."""
     run = uuid.uuid4().hex[:10]
     return broker_settings.replace(
         topic_prefix=f"t{run}.",
@@ -39,8 +39,5 @@ def settings(broker_settings: Settings, tmp_path: Path) -> Settings:
         state_dir=tmp_path / "state",
         metrics_port=free_port(),
         partitions=2,
-        volume_threshold=5,
-        volume_window_seconds=3600,
-        allowed_lateness_seconds=600,
         log_level="info",
     )
