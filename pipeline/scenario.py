@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from schemas.truth import CrisisTruth
 
 T0 = datetime(2024, 3, 4, 0, 0, tzinfo=UTC)
 
@@ -41,17 +42,6 @@ ANGRY = [
     "this video is awful, fire them {n}",
     "worst airline ever, ashamed {n}",
 ]
-
-
-@dataclass(frozen=True)
-class Truth:
-    subject: str
-    onset: datetime
-    end: datetime
-    first_post: str
-    origin_platform: str
-    initiator: str
-    platforms: tuple[str, ...]
 
 
 def _post(
@@ -101,7 +91,7 @@ def ordinary_days(
 
 def guitar_crisis(
     rng: random.Random, onset: datetime, handle: str
-) -> tuple[list[dict[str, Any]], Truth]:
+) -> tuple[list[dict[str, Any]], CrisisTruth]:
     """A video on youtube, reposted and replied to on twitter, quoted by news: 40 minutes."""
     video = _post(
         "g0",
@@ -148,14 +138,19 @@ def guitar_crisis(
             quote_of="g0",
         )
     )
-    truth = Truth(
+    audience = {p["author"]["id"]: p["author"]["followers"] for p in posts}
+    truth = CrisisTruth(
+        crisis_id="guitar",
+        kind="employee_video",
         subject="",
         onset=onset,
-        end=onset + timedelta(minutes=42),
+        end=max(datetime.fromisoformat(p["created_at"]) for p in posts),
         first_post="g0",
         origin_platform="youtube",
         initiator="musician",
-        platforms=("youtube", "twitter", "news"),
+        platforms=["youtube", "twitter", "news"],
+        final_reach=sum(audience.values()),
+        posts=len(posts),
     )
     return posts, truth
 
@@ -167,7 +162,7 @@ def crisis_scenario(
     quiet_hours: float = 38.0,
     after_hours: float = 4.0,
     others: tuple[str, ...] = (),
-) -> tuple[list[dict[str, Any]], Truth]:
+) -> tuple[list[dict[str, Any]], CrisisTruth]:
     """Quiet days, the crisis at ``quiet_hours`` (14:00 UTC on the second day by default, at
     the busy time of day), then ordinary chatter again; ``others`` (handles of other subjects)
     only have ordinary days over the same time. All posts in event-time order."""
@@ -180,7 +175,7 @@ def crisis_scenario(
     crisis, truth = guitar_crisis(rng, onset, handle)
     posts.extend(crisis)
     posts.sort(key=lambda p: (datetime.fromisoformat(p["created_at"]), p["id"]))
-    return posts, Truth(**{**truth.__dict__, "subject": subject})
+    return posts, truth.model_copy(update={"subject": subject})
 
 
 def encoded(posts: list[dict[str, Any]]) -> list[bytes]:

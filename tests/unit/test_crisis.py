@@ -152,7 +152,7 @@ def test_a_crisis_after_a_quiet_baseline_is_one_alert_with_its_origin() -> None:
     assert opened.sentiment.delta < 0 and opened.spread.ratio > 5
     peak = alerts[-2]
     assert peak.origin is not None
-    assert tuple(p.platform for p in peak.origin.platforms) == truth.platforms
+    assert [p.platform for p in peak.origin.platforms] == truth.platforms
     assert peak.impact.scope == "widespread"
     assert peak.impact.projected_reach >= peak.impact.reach_so_far
     assert peak.playbook.step == "mitigate"
