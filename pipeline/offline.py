@@ -20,6 +20,7 @@ from pipeline.signals import SignalsConfig, SubjectSignalsModel
 from pipeline.validation import Limits
 from pipeline.watchlist import WatchList
 from schemas import Alert
+from schemas.signals import SubjectSignals
 
 
 @dataclass
@@ -28,6 +29,8 @@ class OfflineRun:
     reports: int = 0
     processed: int = 0
     dead_lettered: int = 0
+    #: Every signal report (as on the signals topic), when asked for with keep_reports.
+    kept_reports: list[SubjectSignals] = field(default_factory=list)
 
 
 def run_offline(
@@ -37,6 +40,7 @@ def run_offline(
     signals_config: SignalsConfig | None = None,
     crisis_config: CrisisConfig | None = None,
     limits: Limits | None = None,
+    keep_reports: bool = False,
 ) -> OfflineRun:
     signals_config = signals_config or SignalsConfig()
     crisis_config = crisis_config or CrisisConfig()
@@ -60,6 +64,8 @@ def run_offline(
             )
             for report in model.learn_one(post, scorer.score_one(post["text"])):
                 run.reports += 1
+                if keep_reports:
+                    run.kept_reports.append(report)
                 detector = detectors.get(subject) or detectors.setdefault(
                     subject, CrisisDetector(subject, crisis_config)
                 )
