@@ -22,7 +22,7 @@ from pipeline.produce import produce_raw
 from pipeline.scenario import crisis_scenario, encoded
 from pipeline.settings import PACKAGE_DATA, Settings
 from pipeline.sources import read_posts
-from pipeline.worker_process import WorkerProcess
+from pipeline.worker_process import WorkerProcess, wait_until_settled
 from schemas import Alert
 
 #: Subjects with only ordinary days in the demo scenario, next to the one with a crisis.
@@ -90,7 +90,7 @@ async def _stream_and_show(
     console.rule("alerts, as an ops subscriber sees them")
     try:
         sent = await produce_raw(settings, messages)
-        figures = await asyncio.to_thread(_wait_until_processed, worker, sent, timeout)
+        figures = await asyncio.to_thread(wait_until_settled, worker, sent, timeout)
         await asyncio.sleep(2.0)  # the last alert sends are in flight: let the feed catch them
     finally:
         # Also on failure: a feed left running would outlive the broker and retry forever.
@@ -99,29 +99,6 @@ async def _stream_and_show(
     _summary(console, sent, figures, alerts, time.monotonic() - started)
     reconciled = sent == figures["processed"] + figures["dead_lettered"]
     return 0 if reconciled else 1
-
-
-def _wait_until_processed(worker: WorkerProcess, sent: int, timeout: float) -> dict[str, float]:
-    deadline = time.monotonic() + timeout
-    while True:
-        m = worker.metrics()
-        figures = {
-            "received": m.get("crisiswatch_posts_received_total", 0.0),
-            "processed": m.get("crisiswatch_posts_processed_total", 0.0),
-            "dead_lettered": m.get("crisiswatch_posts_dead_lettered_total", 0.0),
-            "routed": m.get("crisiswatch_subject_posts_total", 0.0),
-            "signals": m.get("crisiswatch_signals_posts_total", 0.0),
-            "reports": m.get("crisiswatch_signals_emitted_total", 0.0),
-            "detected": m.get("crisiswatch_detector_reports_total", 0.0),
-        }
-        done = figures["processed"] + figures["dead_lettered"] >= sent
-        if done and figures["signals"] >= figures["routed"] and (
-            figures["detected"] >= figures["reports"]
-        ):
-            return figures
-        if time.monotonic() > deadline or not worker.running:
-            raise TimeoutError(f"pipeline did not finish in {timeout}s: {figures}")
-        time.sleep(0.5)
 
 
 def _summary(

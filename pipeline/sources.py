@@ -45,7 +45,7 @@ def read_posts(path: Path, sort_by_time: bool = False) -> Iterator[bytes]:
     if not sort_by_time:
         yield from records
         return
-    keyed = [(_sort_key(raw), n, raw) for n, raw in enumerate(records)]
+    keyed = [(event_time_key(raw), n, raw) for n, raw in enumerate(records)]
     keyed.sort()
     for _, _, raw in keyed:
         yield raw
@@ -90,8 +90,9 @@ def _generic_post(row: dict[str, str]) -> dict[str, Any]:
     return post
 
 
-def _sort_key(raw: bytes) -> float:
-    # Messages without a readable time sort last; ingest will dead-letter them.
+def event_time_key(raw: bytes) -> float:
+    """A raw message's event time (epoch seconds); inf when unreadable, so such messages sort
+    last (ingest will dead-letter them)."""
     try:
         return parse_event_time(orjson.loads(raw)["created_at"]).timestamp()
     except Exception:

@@ -94,6 +94,31 @@ class WorkerProcess:
             return ""
 
 
+def wait_until_settled(worker: WorkerProcess, sent: int, timeout: float) -> dict[str, float]:
+    """Until ingest took ``sent`` messages, every routed post went through signals and every
+    report through the detector; returns the worker's figures then. Polls /metrics."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = worker.metrics()
+        figures = {
+            "received": m.get("crisiswatch_posts_received_total", 0.0),
+            "processed": m.get("crisiswatch_posts_processed_total", 0.0),
+            "dead_lettered": m.get("crisiswatch_posts_dead_lettered_total", 0.0),
+            "routed": m.get("crisiswatch_subject_posts_total", 0.0),
+            "signals": m.get("crisiswatch_signals_posts_total", 0.0),
+            "reports": m.get("crisiswatch_signals_emitted_total", 0.0),
+            "detected": m.get("crisiswatch_detector_reports_total", 0.0),
+        }
+        done = figures["processed"] + figures["dead_lettered"] >= sent
+        if done and figures["signals"] >= figures["routed"] and (
+            figures["detected"] >= figures["reports"]
+        ):
+            return figures
+        if time.monotonic() > deadline or not worker.running:
+            raise TimeoutError(f"pipeline did not finish in {timeout}s: {figures}")
+        time.sleep(0.5)
+
+
 def read_metrics(host: str, port: int, timeout: float = 5.0) -> dict[str, float]:
     """Sample name (with labels) -> value; also each sample name's total over its labels."""
     with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout) as response:
