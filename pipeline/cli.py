@@ -222,3 +222,29 @@ async def footprint(self: Any, subjects: int, posts: str) -> None:
             str(c.tracked_authors),
         )
     Console().print(table)
+
+
+@app.command(
+    argument("source"),
+    option(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="Event time per wall-clock time (60: an hour a minute); 0: as fast as possible.",
+    ),
+    option("--timeout", type=float, default=900.0, help="Give up after S seconds."),
+)
+async def replay(self: Any, source: str, speed: float, timeout: float) -> None:
+    """Replay SOURCE (JSONL, CSV or topic:NAME) in event-time order through a worker of its own
+    (own topics and consumer group: the live pipeline is not disturbed) and print its alerts."""
+    from pipeline.replay import run_replay
+
+    console = Console()
+    result = await run_replay(settings, source, speed=speed, console=console, timeout=timeout)
+    f = result.figures
+    console.print(
+        f"replay {result.run_id}: sent {result.sent:,}, processed {f['processed']:,.0f}, "
+        f"dead-lettered {f['dead_lettered']:,.0f}, signal reports {f['reports']:,.0f}, "
+        f"alert events {len(result.alerts)} ({len({a.alert_id for a in result.alerts})} ids), "
+        f"{result.seconds:.1f} s"
+    )
