@@ -248,3 +248,24 @@ async def replay(self: Any, source: str, speed: float, timeout: float) -> None:
         f"alert events {len(result.alerts)} ({len({a.alert_id for a in result.alerts})} ids), "
         f"{result.seconds:.1f} s"
     )
+
+
+@app.command(
+    option("--posts", type=Path, default=None, help="Stream (JSONL/CSV); default: the scenario."),
+    option("--truth", type=Path, default=None, help="Its ground truth (CrisisTruth JSONL)."),
+    option("--offline", is_flag=True, help="Run the model code in process, without Kafka."),
+    option("--json", "json_out", type=Path, default=None, help="Also write the scores here."),
+)
+async def evaluate(
+    self: Any, posts: Path | None, truth: Path | None, offline: bool, json_out: Path | None
+) -> None:
+    """Run a stream with ground truth through the pipeline and score detection: detected and
+    missed crises, false alerts, delay, origin correctness, reach estimate error."""
+    from pipeline.evaluate_run import print_evaluation, run_evaluation, write_json
+
+    console = Console()
+    result = await run_evaluation(settings, posts, truth, offline=offline, console=console)
+    print_evaluation(result, console)
+    if json_out is not None:
+        write_json(result, json_out)
+        console.print(f"scores written to {json_out}")
