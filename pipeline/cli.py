@@ -269,3 +269,44 @@ async def evaluate(
     if json_out is not None:
         write_json(result, json_out)
         console.print(f"scores written to {json_out}")
+
+
+@app.command(
+    option("--posts", "n_posts", type=int, default=20_000, help="Posts per layout."),
+    option("--layouts", default="1,2,4", help="Partitions (= workers) per run, comma-separated."),
+    option("--latency-posts", type=int, default=50, help="Single posts timed end to end."),
+    option("--json", "json_out", type=Path, default=None, help="Also write the figures here."),
+    option("--timeout", type=float, default=900.0, help="Give up on a layout after S seconds."),
+)
+async def bench(
+    self: Any, n_posts: int, layouts: str, latency_posts: int, json_out: Path | None,
+    timeout: float,
+) -> None:
+    """Throughput (posts/s, and as a share of a raw consumer's rate), end-to-end latency and
+    peak memory of the whole pipeline for 1, 2 and 4 partitions/workers, on a real broker."""
+    from rich.table import Table
+
+    from pipeline.bench import bench_layout, bench_posts
+    from pipeline.evaluate_run import broker_for
+
+    console = Console()
+    messages = bench_posts(n_posts)
+    results = []
+    with broker_for(settings, settings.state_dir / "bench") as live:
+        for partitions in (int(p) for p in layouts.split(",")):
+            console.print(f"layout: {partitions} partition(s), {partitions} worker(s) ...")
+            results.append(await bench_layout(live, messages, partitions, latency_posts, timeout))
+    table = Table(
+        "partitions/workers", "posts", "posts/s", "raw consume posts/s", "ratio",
+        "latency p50", "latency p99", "peak RSS/worker",
+    )
+    for r in results:
+        table.add_row(
+            str(r.partitions), f"{r.posts:,}", f"{r.posts_per_second:,.0f}",
+            f"{r.raw_consume_per_second:,.0f}", f"{r.ratio_to_raw:.3f}",
+            f"{r.latency_p50_seconds * 1000:.0f} ms", f"{r.latency_p99_seconds * 1000:.0f} ms",
+            f"{r.peak_rss_bytes_per_worker / 2**20:.0f} MiB",
+        )
+    console.print(table)
+    if json_out is not None:
+        json_out.write_bytes(orjson.dumps([r.as_dict() for r in results]))

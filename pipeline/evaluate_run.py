@@ -67,6 +67,7 @@ def broker_for(settings: Settings, run_dir: Path) -> Iterator[Settings]:
     if settings.broker_url or settings.broker_state_path.exists():
         yield settings
         return
+    run_dir.mkdir(parents=True, exist_ok=True)
     with LocalBroker(log_file=run_dir / "tansu.log") as broker:
         yield settings.replace(broker_url=broker.url, broker_profile="tansu")
 
