@@ -17,7 +17,7 @@ from agents.context import event_context
 from agents.model_cache import ModelCache
 from agents.signals import signals_topic
 from pipeline import metrics
-from pipeline.app import alerts_topic, app, settings
+from pipeline.app import app, data_producer, names, settings
 from pipeline.crisis import PHASE_VALUES, CrisisDetector
 
 BATCH_SIZE = 200
@@ -50,8 +50,10 @@ async def detect(stream: Any) -> None:
         for subject, event in touched.items():
             with event_context(event):
                 crisis_state[subject] = detectors.get(subject).state
+        await data_producer.send_all(
+            (names.alerts, alert.subject.encode(), alert.to_bytes()) for alert in alerts
+        )
         for alert in alerts:
-            await alerts_topic.send(key=alert.subject.encode(), value=alert.to_bytes())
             metrics.ALERTS_EMITTED.labels(state=alert.state).inc()
         metrics.DETECTOR_REPORTS.inc(len(events))
         metrics.MODEL_UPDATES.labels(model="crisis_anomaly").inc(len(events))

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from agents.sentiment_model import sentiment_model
 from pipeline import metrics
-from pipeline.app import app, names, posts_dlq_topic, settings
+from pipeline.app import app, data_producer, names, settings
 from pipeline.kafka import ensure_topics, make_consumer
 from schemas import DeadLetter, SourcePosition
 from schemas.feedback import Feedback
@@ -65,7 +65,7 @@ async def _learn(record: object) -> None:
             ),
             max_raw_bytes=settings.max_raw_bytes,
         )
-        await posts_dlq_topic.send(value=letter.to_bytes())
+        await data_producer.send_all([(names.posts_dlq, None, letter.to_bytes())])
         metrics.FEEDBACK.labels(outcome="rejected").inc()
         return
     sentiment_model.learn_one(feedback.text, feedback.label)

@@ -16,7 +16,7 @@ from agents.context import event_context
 from agents.model_cache import ModelCache
 from agents.sentiment_model import sentiment_model
 from pipeline import metrics
-from pipeline.app import app, names, posts_topic, settings
+from pipeline.app import app, data_producer, names, posts_topic, settings
 from pipeline.signals import PARTS, SignalsConfig, SubjectSignalsModel
 
 BATCH_SIZE = 500
@@ -58,8 +58,9 @@ async def signals(stream: Any) -> None:
             with event_context(event):
                 for part, state in models.get(subject).state_parts().items():
                     signals_state[f"{subject}/{part}"] = state
-        for report in reports:
-            await signals_topic.send(key=report.subject.encode(), value=report.to_bytes())
+        await data_producer.send_all(
+            (names.signals, report.subject.encode(), report.to_bytes()) for report in reports
+        )
         metrics.SIGNALS_POSTS.inc(len(events))
         metrics.SIGNALS_EMITTED.inc(len(reports))
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):

@@ -7,6 +7,7 @@ from typing import Any
 import faust
 
 from pipeline import metrics, topics
+from pipeline.data_producer import DataProducer
 from pipeline.settings import Settings
 from pipeline.watchlist import WatchList
 
@@ -46,8 +47,9 @@ posts_raw_topic = app.topic(
     names.posts_raw, key_type=bytes, value_type=bytes, partitions=settings.raw_partitions
 )
 posts_topic = app.topic(names.posts, key_type=bytes, value_type=bytes)
-posts_dlq_topic = app.topic(names.posts_dlq, key_type=bytes, value_type=bytes)
-alerts_topic = app.topic(names.alerts, key_type=bytes, value_type=bytes)
+#: Sends to the data topics (posts, posts.dlq, signals, alerts) go through this, batched.
+data_producer = DataProducer(settings)
+app.service(data_producer)  # type: ignore[arg-type]  # an instance is accepted too
 
 
 @app.task
