@@ -59,7 +59,7 @@ async def signals(stream: Any) -> None:
                 for part, state in models.get(subject).state_parts().items():
                     signals_state[f"{subject}/{part}"] = state
         await data_producer.send_all(
-            (names.signals, report.subject.encode(), report.to_bytes()) for report in reports
+            (names.signals, report["subject"].encode(), orjson.dumps(report)) for report in reports
         )
         metrics.SIGNALS_POSTS.inc(len(events))
         metrics.SIGNALS_EMITTED.inc(len(reports))

@@ -64,10 +64,11 @@ def run_offline(
             )
             for report in model.learn_one(post, scorer.score_one(post["text"])):
                 run.reports += 1
+                wire = orjson.dumps(report)  # what the signals topic carries
                 if keep_reports:
-                    run.kept_reports.append(report)
+                    run.kept_reports.append(SubjectSignals.from_bytes(wire))
                 detector = detectors.get(subject) or detectors.setdefault(
                     subject, CrisisDetector(subject, crisis_config)
                 )
-                run.alerts.extend(detector.learn_one(orjson.loads(report.to_bytes())))
+                run.alerts.extend(detector.learn_one(orjson.loads(wire)))
     return run

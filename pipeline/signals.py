@@ -2,9 +2,9 @@
 
 Plain Python over the models of sentiment.py, stories.py, spread.py and leaders.py, river style:
 ``learn_one(post, score)`` takes one post (a dict shaped like schemas.Post) and its sentiment
-score, and returns the SubjectSignals reports of the event-time intervals it completed. The
-state is one JSON-able dict per component (``state_parts``), so the agent can keep each in a
-table key of its own and write it once per batch.
+score, and returns the reports (SubjectSignals as JSON dicts) of the event-time intervals it
+completed. The state is one JSON-able dict per component (``state_parts``), so the agent can
+keep each in a table key of its own and write it once per batch.
 
 Reports come at interval boundaries of event time: a post in a later interval than the last
 one first closes that last interval, and the report describes the state at its end (everything
@@ -23,9 +23,28 @@ from pipeline.leaders import AuthorInfluence, LeaderConfig
 from pipeline.sentiment import BaselineConfig, SentimentBaseline, SentimentScore
 from pipeline.spread import ForecastConfig, ReachForecaster, SpreadConfig, SubjectSpread
 from pipeline.stories import StoryConfig, StoryTracker
-from schemas.signals import SubjectSignals
+from schemas.signals import (
+    Leader,
+    PostRef,
+    ReachForecast,
+    SentimentSignal,
+    SpreadSignal,
+    StorySignal,
+)
 
 PARTS = ("meta", "stories", "leaders", "spread", "sentiment")
+# The schema's fields: a report carries exactly these (the models' own dicts hold more).
+SENTIMENT_FIELDS = frozenset(SentimentSignal.model_fields)
+SPREAD_FIELDS = frozenset(SpreadSignal.model_fields)
+POST_REF_FIELDS = tuple(PostRef.model_fields)
+FORECAST_FIELDS = tuple(ReachForecast.model_fields)
+LEADER_FIELDS = tuple(Leader.model_fields)
+#: Story fields copied as they are; the others are computed per report.
+STORY_FIELDS = tuple(
+    f
+    for f in StorySignal.model_fields
+    if f not in ("first_post", "velocity", "negative_share", "forecast", "leaders")
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +105,7 @@ class SubjectSignalsModel:
             "sentiment": self.sentiment.state,
         }
 
-    def learn_one(self, post: dict[str, Any], score: SentimentScore) -> list[SubjectSignals]:
+    def learn_one(self, post: dict[str, Any], score: SentimentScore) -> list[dict[str, Any]]:
         ts = _event_time(post)
         meta = self.meta
         interval = int(ts // self.config.interval_seconds)
@@ -117,11 +136,11 @@ class SubjectSignalsModel:
             story_sentiment.pop(closed, None)
         return reports
 
-    def report(self, as_of: float) -> SubjectSignals:
-        """The signals as of ``as_of`` (event time, epoch seconds)."""
+    def report(self, as_of: float) -> dict[str, Any]:
+        """The signals as of ``as_of`` (event time, epoch seconds): a SubjectSignals record as
+        its JSON dict, built field by field (validating a pydantic model per report was a
+        tenth of a worker's time; tests validate these dicts against the schema)."""
         cfg = self.config
-        sentiment = self.sentiment.score_one()
-        spread = self.spread.score_one()
         story_sentiment = self.meta["story_sentiment"]
         stories = []
         for story in self.stories.stories(top=cfg.top_stories, hot_at=as_of):
@@ -133,27 +152,28 @@ class SubjectSignalsModel:
                 count_so_far=story["posts"],
             )
             authors = self.stories.story_authors(story["story_id"])
-            stories.append(
-                {
-                    **story,
-                    "velocity": _story_velocity(story["per_minute"], as_of),
-                    "negative_share": negative / posts if posts else 0.0,
-                    "forecast": forecast,
-                    "leaders": self.leaders.leaders(authors, k=cfg.leaders_per_story),
-                }
-            )
-        return SubjectSignals.model_validate(
-            {
-                "subject": self.subject,
-                "as_of": datetime.fromtimestamp(as_of, tz=UTC),
-                "interval_seconds": cfg.interval_seconds,
-                "posts": self.meta["posts"],
-                "sentiment": _finite(sentiment),
-                "spread": _finite(spread),
-                "stories": stories,
-                "leaders": self._top_leaders(stories),
-            }
-        )
+            fields = {k: story[k] for k in STORY_FIELDS}
+            fields["first_post"] = {k: story["first_post"][k] for k in POST_REF_FIELDS}
+            fields["velocity"] = _story_velocity(story["per_minute"], as_of)
+            fields["negative_share"] = negative / posts if posts else 0.0
+            fields["forecast"] = _finite({k: forecast[k] for k in FORECAST_FIELDS})
+            fields["leaders"] = _leaders(self.leaders.leaders(authors, k=cfg.leaders_per_story))
+            stories.append(fields)
+        return {
+            "schema_version": 1,
+            "subject": self.subject,
+            "as_of": datetime.fromtimestamp(as_of, tz=UTC).isoformat().replace("+00:00", "Z"),
+            "interval_seconds": cfg.interval_seconds,
+            "posts": self.meta["posts"],
+            "sentiment": _finite(
+                {k: v for k, v in self.sentiment.score_one().items() if k in SENTIMENT_FIELDS}
+            ),
+            "spread": _finite(
+                {k: v for k, v in self.spread.score_one().items() if k in SPREAD_FIELDS}
+            ),
+            "stories": stories,
+            "leaders": _leaders(self._top_leaders(stories)),
+        }
 
     def _top_leaders(self, stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # Leaders among the authors of the active top stories: ranking every tracked author on
@@ -162,6 +182,10 @@ class SubjectSignalsModel:
         for story in stories:
             authors.update(self.stories.story_authors(story["story_id"]))
         return self.leaders.leaders(sorted(authors), k=self.config.top_leaders)
+
+
+def _leaders(leaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: leader[k] for k in LEADER_FIELDS} for leader in leaders]
 
 
 def _story_velocity(per_minute: list[list[int]], as_of: float) -> float:

@@ -16,50 +16,94 @@ NEUTRAL = SentimentScore(compound=0.1, label="neutral", proba={})
 NEGATIVE = SentimentScore(compound=-0.8, label="negative", proba={})
 
 
-def post(pid: str, minutes: float, text: str, platform: str = "twitter", author: str = "",
-         followers: int = 10, **parents: str) -> dict[str, Any]:
+def post(
+    pid: str,
+    minutes: float,
+    text: str,
+    platform: str = "twitter",
+    author: str = "",
+    followers: int = 10,
+    **parents: str,
+) -> dict[str, Any]:
     return {
         "id": pid,
         "platform": platform,
-        "author": {"id": author or f"a-{pid}", "handle": author or f"h-{pid}",
-                   "followers": followers},
+        "author": {
+            "id": author or f"a-{pid}",
+            "handle": author or f"h-{pid}",
+            "followers": followers,
+        },
         "text": text,
         "created_at": (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
-        "reply_to": None, "repost_of": None, "quote_of": None,
+        "reply_to": None,
+        "repost_of": None,
+        "quote_of": None,
         **parents,
     }
 
 
 CHATTER = [
-    "flight was on time today", "nice lounge at the airport", "the coffee on board was ok",
-    "boarding took a while", "seat was comfortable enough", "landed early for once",
+    "flight was on time today",
+    "nice lounge at the airport",
+    "the coffee on board was ok",
+    "boarding took a while",
+    "seat was comfortable enough",
+    "landed early for once",
 ]
 
 
 def quiet_day() -> list[tuple[dict[str, Any], SentimentScore]]:
     # One ordinary post every 10 minutes for 24 hours: varied topics, neutral tone.
-    return [
-        (post(f"q{n}", n * 10, f"{CHATTER[n % 6]} number {n}"), NEUTRAL) for n in range(144)
-    ]
+    return [(post(f"q{n}", n * 10, f"{CHATTER[n % 6]} number {n}"), NEUTRAL) for n in range(144)]
 
 
 def crisis() -> list[tuple[dict[str, Any], SentimentScore]]:
     start = 24 * 60 + 5
-    events = [(post("v0", start, "acme employee kicks a passenger video", platform="tiktok",
-                    author="filmer", followers=50_000), NEGATIVE)]
+    events = [
+        (
+            post(
+                "v0",
+                start,
+                "acme employee kicks a passenger video",
+                platform="tiktok",
+                author="filmer",
+                followers=50_000,
+            ),
+            NEGATIVE,
+        )
+    ]
     # Reposts and replies cascade from the video, jumping to twitter, then news.
     for n in range(1, 60):
         parent = "v0" if n < 20 else f"c{n - 10}"
         platform = "twitter" if n < 45 else "news"
         events.append(
-            (post(f"c{n}", start + n * 0.5, f"shocking acme video {n}", platform=platform,
-                  followers=100 + n, repost_of=parent), NEGATIVE)
+            (
+                post(
+                    f"c{n}",
+                    start + n * 0.5,
+                    f"shocking acme video {n}",
+                    platform=platform,
+                    followers=100 + n,
+                    repost_of=parent,
+                ),
+                NEGATIVE,
+            )
         )
     return events
 
 
-def run(events: list[tuple[dict[str, Any], SentimentScore]], persist: bool = False
-        ) -> list[SubjectSignals]:
+def as_records(reports: list[dict[str, Any]]) -> list[SubjectSignals]:
+    """Each report dict is exactly a SubjectSignals record: it validates, and the record
+    serialises back to the same JSON (no field more, none less, same formats)."""
+    records = [SubjectSignals.model_validate(r) for r in reports]
+    for report, record in zip(reports, records, strict=True):
+        assert orjson.loads(record.to_bytes()) == orjson.loads(orjson.dumps(report))
+    return records
+
+
+def run(
+    events: list[tuple[dict[str, Any], SentimentScore]], persist: bool = False
+) -> list[SubjectSignals]:
     config = SignalsConfig()
     model = SubjectSignalsModel("acme", config)
     reports = []
@@ -67,9 +111,11 @@ def run(events: list[tuple[dict[str, Any], SentimentScore]], persist: bool = Fal
         if persist:  # through JSON between posts, as through the table
             parts = orjson.loads(orjson.dumps(model.state_parts()))
             model = SubjectSignalsModel("acme", config, parts)
-        reports.extend(model.learn_one(p, score))
+        reports.extend(as_records(model.learn_one(p, score)))
     # One more post an hour later closes the last interval.
-    reports.extend(model.learn_one(post("late", 24 * 60 + 95, "anything else"), NEUTRAL))
+    reports.extend(
+        as_records(model.learn_one(post("late", 24 * 60 + 95, "anything else"), NEUTRAL))
+    )
     return reports
 
 
