@@ -251,7 +251,7 @@ async def replay(self: Any, source: str, speed: float, timeout: float) -> None:
 
 
 @app.command(
-    option("--posts", type=Path, default=None, help="Stream (JSONL/CSV); default: the scenario."),
+    option("--posts", type=Path, default=None, help="Stream (JSONL/CSV); default: a simulation."),
     option("--truth", type=Path, default=None, help="Its ground truth (CrisisTruth JSONL)."),
     option("--offline", is_flag=True, help="Run the model code in process, without Kafka."),
     option("--json", "json_out", type=Path, default=None, help="Also write the scores here."),
@@ -310,3 +310,43 @@ async def bench(
     console.print(table)
     if json_out is not None:
         json_out.write_bytes(orjson.dumps([r.as_dict() for r in results]))
+
+
+@app.command(
+    option("--out", type=Path, default=Path("simulation"), help="Directory for the files."),
+    option("--seed", type=int, default=7),
+    option("--days", type=float, default=3.0),
+    option("--subjects", "n_subjects", type=int, default=4, help="Airlines of the watch list."),
+    option("--crises", type=int, default=6, help="Injected crises, one kind after another."),
+    option("--rate", type=float, default=30.0, help="Ordinary posts per subject-hour."),
+)
+async def simulate(
+    self: Any, out: Path, seed: int, days: float, n_subjects: int, crises: int, rate: float
+) -> None:
+    """Write a seeded multi-platform stream with injected crises (posts.jsonl) and their
+    ground truth (truth.jsonl), for replay and evaluate."""
+    import time
+
+    from rich.table import Table
+
+    from pipeline.simulate import SUBJECTS, SimulationConfig, write_simulation
+
+    config = SimulationConfig(
+        seed=seed, days=days, subjects=tuple(SUBJECTS)[:n_subjects], crises=crises,
+        posts_per_hour=rate,
+    )
+    started = time.monotonic()
+    posts_path, truth_path, count, truths = write_simulation(config, out)
+    seconds = time.monotonic() - started
+    table = Table("crisis", "subject", "onset (UTC)", "origin", "platforms", "posts", "reach")
+    for t in truths:
+        table.add_row(
+            t.kind, t.subject, f"{t.onset:%Y-%m-%d %H:%M}", f"{t.origin_platform} {t.first_post}",
+            " > ".join(t.platforms), f"{t.posts:,}", f"{t.final_reach:,}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{count:,} posts in {posts_path}, truth in {truth_path} "
+        f"({count / seconds:,.0f} posts/s written)"
+    )

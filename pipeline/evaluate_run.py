@@ -1,9 +1,10 @@
 """``crisiswatch evaluate``: a stream with ground truth through the real pipeline, scored.
 
 The stream is a posts file with its truth file (``crisiswatch simulate`` writes both), or, by
-default, the built-in scenario. It goes through the real pipeline by a replay (a worker of its
-own on the configured broker, or on a local Tansu started for the run when none is configured),
-or with ``--offline`` through the same model code in this process. The scores
+default, the default simulation (3 days, 4 subjects, one crisis of each of the 6 kinds). It goes
+through the real pipeline by a replay (a worker of its own on the configured broker, or on a
+local Tansu started for the run when none is configured), or with ``--offline`` through the
+same model code in this process. The scores
 (pipeline/evaluation.py) are printed as a table and written as JSON for CI.
 """
 
@@ -22,8 +23,8 @@ from pipeline.evaluation import Evaluation, evaluate
 from pipeline.offline import run_offline
 from pipeline.replay import run_replay
 from pipeline.routing import RecentPosts, Routed, route
-from pipeline.scenario import crisis_scenario, encoded
 from pipeline.settings import Settings
+from pipeline.simulate import SimulationConfig, write_simulation
 from pipeline.sources import event_time_key, read_posts
 from pipeline.validation import Limits
 from pipeline.watchlist import WatchList
@@ -33,16 +34,6 @@ from schemas.truth import CrisisTruth
 
 def read_truth(path: Path) -> list[CrisisTruth]:
     return [CrisisTruth.from_bytes(line) for line in path.read_bytes().splitlines() if line.strip()]
-
-
-def scenario_files(directory: Path) -> tuple[Path, Path]:
-    """The built-in scenario (two subjects with ordinary days, one crisis) as files."""
-    posts, truth = crisis_scenario(others=("@Delta", "@SouthwestAir"))
-    directory.mkdir(parents=True, exist_ok=True)
-    posts_path, truth_path = directory / "posts.jsonl", directory / "truth.jsonl"
-    posts_path.write_bytes(b"\n".join(encoded(posts)) + b"\n")
-    truth_path.write_bytes(truth.to_bytes() + b"\n")
-    return posts_path, truth_path
 
 
 def stream_extent(messages: list[bytes], settings: Settings) -> tuple[int, float]:
@@ -82,7 +73,7 @@ async def run_evaluation(
 ) -> Evaluation:
     run_dir = settings.state_dir / "evaluate"
     if posts_path is None or truth_path is None:
-        posts_path, truth_path = scenario_files(run_dir / "scenario")
+        posts_path, truth_path, _, _ = write_simulation(SimulationConfig(), run_dir / "simulation")
     truths = read_truth(truth_path)
     messages = list(read_posts(posts_path, sort_by_time=True))
     subjects, days = stream_extent(messages, settings)
