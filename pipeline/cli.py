@@ -350,3 +350,24 @@ async def simulate(
         f"{count:,} posts in {posts_path}, truth in {truth_path} "
         f"({count / seconds:,.0f} posts/s written)"
     )
+
+
+@app.command(
+    argument("alert_id"),
+    option("--out", type=Path, default=None, help="HTML file (default: report-ALERT_ID.html)."),
+)
+async def report(self: Any, alert_id: str, out: Path | None) -> None:
+    """Post-mortem of a crisis as an HTML page: its timeline against the baseline, origin and
+    platforms, reach, opinion leaders, alert events and evidence (from the topics)."""
+    from pipeline.report import fetch_crisis, render_report
+
+    console = Console(stderr=True)
+    alerts, reports = await fetch_crisis(settings, alert_id)
+    if not alerts:
+        console.print(f"[red]no alert {alert_id} on the alerts topic")
+        raise SystemExit(2)
+    path = out or Path(f"report-{alert_id}.html")
+    path.write_text(render_report(alerts, reports), encoding="utf-8")
+    console.print(
+        f"{path}: {len(alerts)} events of {alert_id} ({alerts[0].subject}), {len(reports)} reports"
+    )

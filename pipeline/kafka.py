@@ -7,6 +7,7 @@ producer writing posts and a subscriber reading alerts, as any other Kafka clien
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,3 +59,25 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
 
 def topic_names(settings: Settings) -> TopicNames:
     return TopicNames.for_prefix(settings.topic_prefix)
+
+
+async def read_until_idle(
+    settings: Settings, topic: str, idle_seconds: float = 2.0
+) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) of every record of ``topic`` from its start, read until it has been idle
+    for ``idle_seconds`` (a bounded loop: a topic that keeps growing is read as of then)."""
+    consumer = make_consumer(
+        settings, topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[tuple[bytes | None, bytes]] = []
+    last = time.monotonic()
+    try:
+        while time.monotonic() - last < idle_seconds:
+            batches = await consumer.getmany(timeout_ms=250)
+            for batch in batches.values():
+                records.extend((r.key, r.value) for r in batch if r.value is not None)
+                last = time.monotonic()
+    finally:
+        await consumer.stop()
+    return records

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.alert_feed import follow_alerts, printer
 from pipeline.broker import free_port
-from pipeline.kafka import ensure_topics, make_consumer, make_producer, topic_names
+from pipeline.kafka import ensure_topics, make_producer, read_until_idle, topic_names
 from pipeline.settings import Settings
 from pipeline.sources import event_time_key, read_posts
 from pipeline.worker_process import WorkerProcess, wait_until_settled
@@ -60,24 +60,8 @@ async def load_source(settings: Settings, source: str, idle_seconds: float = 2.0
     """The source's raw messages, sorted by event time (unreadable ones last, in input order)."""
     if not source.startswith(TOPIC_SOURCE):
         return list(read_posts(Path(source), sort_by_time=True))
-    consumer = make_consumer(
-        settings,
-        source[len(TOPIC_SOURCE) :],
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    messages: list[bytes] = []
-    last = time.monotonic()
-    try:
-        while time.monotonic() - last < idle_seconds:  # bounded: stops once the topic is idle
-            batches = await consumer.getmany(timeout_ms=250)
-            for records in batches.values():
-                messages.extend(r.value for r in records if r.value is not None)
-                last = time.monotonic()
-    finally:
-        await consumer.stop()
+    records = await read_until_idle(settings, source[len(TOPIC_SOURCE) :], idle_seconds)
+    messages = [value for _, value in records]
     keyed = sorted((event_time_key(raw), n, raw) for n, raw in enumerate(messages))
     return [raw for _, _, raw in keyed]
 

@@ -1,0 +1,151 @@
+"""The post-mortem report's plots: matplotlib (Agg), each returned as an embedded PNG data URI."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import datetime
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to memory
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from schemas import Alert
+from schemas.signals import SubjectSignals
+
+STATE_COLOURS = {"opened": "#d62728", "escalated": "#9467bd", "resolved": "#2ca02c"}
+
+
+def _num(times: list[datetime]) -> list[float]:
+    """Event times as matplotlib date numbers (the axes are then formatted as dates)."""
+    return [float(mdates.date2num(t)) for t in times]
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _mark_events(ax: plt.Axes, alerts: list[Alert]) -> None:
+    for alert in alerts:
+        colour = STATE_COLOURS[alert.state]
+        ax.axvline(_num([alert.detected_at])[0], color=colour, linestyle="--", linewidth=1.2)
+        ax.annotate(
+            f"{alert.state} ({alert.severity})",
+            xy=(_num([alert.detected_at])[0], 1.0),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=8,
+            color=colour,
+        )
+    if alerts:
+        ax.axvspan(
+            *_num([alerts[0].started_at, alerts[-1].detected_at]),
+            color="#f4cccc",
+            alpha=0.3,
+            label="crisis episode",
+        )
+
+
+def _time_axis(ax: plt.Axes) -> None:
+    ax.xaxis_date()
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=None))
+    ax.set_xlabel("event time (UTC)")
+    ax.grid(alpha=0.3)
+    ax.tick_params(axis="x", labelrotation=30)
+
+
+def volume_and_sentiment(reports: list[SubjectSignals], alerts: list[Alert]) -> str:
+    times = _num([r.as_of for r in reports])
+    fig, (volume, mood) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
+    volume.plot(
+        times, [r.spread.velocity for r in reports], label="posts/min (last 5 min)", color="#1f77b4"
+    )
+    volume.plot(
+        times,
+        [r.spread.baseline_rate for r in reports],
+        label="seasonal baseline",
+        color="#7f7f7f",
+        linestyle=":",
+    )
+    volume.set_ylabel("posts per minute")
+    volume.set_title("Volume against the subject's baseline")
+    _mark_events(volume, alerts)
+    volume.legend(loc="upper left", fontsize=8)
+    volume.grid(alpha=0.3)
+    mood.plot(
+        times, [r.sentiment.current for r in reports], label="current (30 min)", color="#d62728"
+    )
+    mood.plot(
+        times,
+        [r.sentiment.baseline for r in reports],
+        label="baseline (1 day)",
+        color="#7f7f7f",
+        linestyle=":",
+    )
+    mood.set_ylabel("mean sentiment (-1..1)")
+    mood.set_title("Sentiment against the subject's baseline")
+    _mark_events(mood, alerts)
+    mood.legend(loc="lower left", fontsize=8)
+    _time_axis(mood)
+    return _png(fig)
+
+
+def platforms_reached(platforms: list[tuple[str, datetime]]) -> str:
+    fig, ax = plt.subplots(figsize=(10, 0.6 + 0.5 * max(1, len(platforms))))
+    for row, (platform, first_seen) in enumerate(platforms):
+        ax.plot(_num([first_seen]), [row], marker="o", markersize=9, color="#1f77b4")
+        ax.annotate(
+            f"{platform}  {first_seen:%H:%M:%S}",
+            (_num([first_seen])[0], row),
+            xytext=(8, -3),
+            textcoords="offset points",
+            fontsize=9,
+        )
+    ax.set_yticks(range(len(platforms)), [p for p, _ in platforms])
+    ax.invert_yaxis()
+    ax.set_title("Platforms in the order the story reached them")
+    _time_axis(ax)
+    return _png(fig)
+
+
+def reach_over_time(points: list[tuple[datetime, int, float, float, float]]) -> str:
+    """(time, reach so far, projected, low, high) of the crisis's story."""
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    times = _num([p[0] for p in points])
+    ax.plot(times, [p[1] for p in points], label="reach so far", color="#1f77b4")
+    ax.plot(times, [p[2] for p in points], label="projected final reach", color="#ff7f0e")
+    ax.fill_between(
+        times,
+        [p[3] for p in points],
+        [p[4] for p in points],
+        color="#ff7f0e",
+        alpha=0.2,
+        label="projection interval",
+    )
+    ax.set_yscale("symlog")
+    ax.set_ylabel("people (distinct followers)")
+    ax.set_title("Reach of the crisis's story: so far and projected")
+    ax.legend(loc="upper left", fontsize=8)
+    _time_axis(ax)
+    return _png(fig)
+
+
+def leaders_bar(leaders: list[tuple[str, float, int]]) -> str:
+    """(handle, influence score, followers)."""
+    fig, ax = plt.subplots(figsize=(10, 0.8 + 0.45 * max(1, len(leaders))))
+    names = [f"@{h} ({f:,} followers)" for h, _, f in leaders]
+    ax.barh(names, [s for _, s, _ in leaders], color="#9467bd")
+    ax.invert_yaxis()
+    ax.set_xlabel("influence score (log reach + interactions received + strong ties)")
+    ax.set_title("Opinion leaders carrying the story")
+    ax.grid(axis="x", alpha=0.3)
+    return _png(fig)
