@@ -55,7 +55,7 @@ def validate_raw(raw: bytes | None, limits: Limits) -> Post | Rejection:
         return Rejection("not_object", f"JSON {type(data).__name__}, expected an object")
     version = data.get("schema_version", 1)
     if version != 1 or isinstance(version, bool):
-        return Rejection("unsupported_version", f"schema_version {str(version)[:20]!r} not 1")
+        return Rejection("unsupported_version", f"schema_version {_describe(version)} not 1")
     try:
         post = Post.model_validate(data)
     except ValidationError as exc:
@@ -66,6 +66,14 @@ def validate_raw(raw: bytes | None, limits: Limits) -> Post | Rejection:
             f"text has {len(post.text)} chars > max_text_chars {limits.max_text_chars}",
         )
     return post
+
+
+def _describe(value: Any) -> str:
+    """A short description of an input value; never the repr of a container, which can be nested
+    1,000 deep (RecursionError) or huge."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return repr(value)[:40]
+    return f"a JSON {'array' if isinstance(value, list) else 'object'}"
 
 
 def _json_rejection(raw: bytes, exc: orjson.JSONDecodeError) -> Rejection:

@@ -47,7 +47,10 @@ def parse_event_time(value: Any) -> datetime:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset that moves it out of datetime's range
+        raise ValueError(f"timestamp {str(value)[:40]!r} out of range") from None
     if not MIN_EVENT_TIME <= parsed < MAX_EVENT_TIME:
         raise ValueError(f"timestamp {parsed.isoformat()} outside 2000..2100")
     return parsed
