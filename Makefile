@@ -24,12 +24,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Debian packages some tests drive for real: chromium renders the post-mortem report. Installed
-# when missing and this is a Debian machine we are root on; otherwise those tests say they skip.
+# Debian packages some tests drive for real: chromium renders the post-mortem report, prometheus
+# scrapes a worker. Installed when missing and this is a Debian machine we are root on;
+# otherwise the tests that need them say they skip.
+SYSTEM_PACKAGES := chromium prometheus
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-		&& apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
-		|| echo "chromium not installed: the browser test will be skipped"
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+		|| echo "not installed: $$missing (the tests that need them will skip)"
 
 test: lint system-deps
 	$(BIN)/pytest

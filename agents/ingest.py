@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from pipeline import metrics
@@ -24,13 +25,16 @@ BATCH_SECONDS = 0.2
 async def ingest(stream: Any) -> None:
     # Batches: one acknowledged send of all of a batch's records, instead of a round trip each.
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+        started = time.monotonic()
         records: list[Record] = []
+        event_times: list[float] = []
         for event in events:
-            records.extend(_ingest_one(event))
+            records.extend(_ingest_one(event, event_times))
         await data_producer.send_all(records)
+        metrics.observe_batch("ingest", time.monotonic() - started, event_times)
 
 
-def _ingest_one(event: Any) -> list[Record]:
+def _ingest_one(event: Any, event_times: list[float]) -> list[Record]:
     metrics.POSTS_RECEIVED.inc()
     raw: bytes | None = event.value
     try:
@@ -39,6 +43,7 @@ def _ingest_one(event: Any) -> list[Record]:
         log.exception("ingest failed on %s[%s]@%s", *_position(event))
         result = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
     if isinstance(result, Routed):
+        event_times.append(result.post.created_at.timestamp())
         records: list[Record] = []
         for key, value in result.subject_posts():
             records.append((names.posts, key, value))

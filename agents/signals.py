@@ -7,6 +7,8 @@ and their state is written to the table once per batch, one key per component
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -40,6 +42,8 @@ models: ModelCache[SubjectSignalsModel] = ModelCache(
 @app.agent(posts_topic)
 async def signals(stream: Any) -> None:
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+        started = time.monotonic()
+        event_times: list[float] = []
         touched: dict[str, Any] = {}
         late_before: dict[str, int] = {}
         reports = []
@@ -50,6 +54,7 @@ async def signals(stream: Any) -> None:
             model = models.get(subject)
             late_before.setdefault(subject, model.spread.state["late"])
             reports.extend(model.learn_one(post, sentiment_model.score_one(post["text"])))
+            event_times.append(datetime.fromisoformat(post["created_at"]).timestamp())
             touched[subject] = event
         metrics.LATE_POSTS.inc(
             sum(models.get(s).spread.state["late"] - n for s, n in late_before.items())
@@ -61,6 +66,7 @@ async def signals(stream: Any) -> None:
         await data_producer.send_all(
             (names.signals, report["subject"].encode(), orjson.dumps(report)) for report in reports
         )
+        metrics.observe_batch("signals", time.monotonic() - started, event_times)
         metrics.SIGNALS_POSTS.inc(len(events))
         metrics.SIGNALS_EMITTED.inc(len(reports))
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):

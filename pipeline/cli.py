@@ -23,6 +23,7 @@ from rich.console import Console
 
 import agents.detector
 import agents.feedback
+import agents.health
 import agents.ingest
 import agents.signals
 from pipeline.app import app, settings

@@ -6,7 +6,10 @@ schemas.REASONS, subjects from the watch list.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, start_http_server
+import time
+from collections.abc import Iterable
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from schemas import REASONS
 
@@ -30,6 +33,9 @@ KNOWN_PLATFORMS = (
 OUTCOMES = ("routed", "unmatched", "duplicate")
 MODELS = ("sentiment", "sentiment_baseline", "stories", "spread", "leaders", "crisis_anomaly")
 SEVERITIES = ("low", "medium", "high", "critical")
+#: Pipeline stages (the agents on the hot path), and the topics they consume.
+STAGES = ("ingest", "signals", "detector")
+SOURCE_TOPICS = ("posts.raw", "posts", "signals")
 
 POSTS_RECEIVED = Counter("crisiswatch_posts_received_total", "Raw messages read from posts.raw")
 POSTS_PROCESSED = Counter(
@@ -127,6 +133,48 @@ SUBJECT_GAUGES = (
     CRISIS_PROJECTED_REACH,
 )
 
+# --- pipeline health: per stage ---------------------------------------------------------------
+STAGE_DURATION = Histogram(
+    "crisiswatch_stage_duration_seconds",
+    "Wall-clock time a stage spent on one batch",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+EVENT_LAG = Histogram(
+    "crisiswatch_event_lag_seconds",
+    "Event time to processed: wall clock when a stage processed a post (a report, for the "
+    "detector) minus its event time; replays of old streams land in the top buckets",
+    ["stage"],
+    buckets=(1, 5, 15, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000, 315360000),
+)
+LAST_EVENT_TIME = Gauge(
+    "crisiswatch_last_event_time_seconds",
+    "Latest event time a stage processed (unix seconds)",
+    ["stage"],
+)
+CONSUMER_LAG = Gauge(
+    "crisiswatch_consumer_lag_messages",
+    "Records of a source topic not yet processed by this worker (end offset minus read "
+    "offset, over its assigned partitions)",
+    ["topic"],
+)
+
+
+_latest_event: dict[str, float] = {}
+
+
+def observe_batch(stage: str, seconds: float, event_times: Iterable[float]) -> None:
+    """One batch of a stage: its wall-clock duration, and the event time of each item."""
+    STAGE_DURATION.labels(stage=stage).observe(seconds)
+    now, latest = time.time(), None
+    lag = EVENT_LAG.labels(stage=stage)
+    for ts in event_times:
+        lag.observe(max(0.0, now - ts))
+        latest = ts if latest is None or ts > latest else latest
+    if latest is not None and latest > _latest_event.get(stage, float("-inf")):
+        _latest_event[stage] = latest  # event time only moves forward: late posts do not
+        LAST_EVENT_TIME.labels(stage=stage).set(latest)
+
 
 def platform_label(platform: str) -> str:
     return platform if platform in KNOWN_PLATFORMS else "other"
@@ -149,6 +197,12 @@ def initialise_series(subjects: list[str]) -> None:
         MODEL_UPDATES.labels(model=model)
     for severity in SEVERITIES:
         OPEN_CRISES.labels(severity=severity)
+    for stage in STAGES:
+        STAGE_DURATION.labels(stage=stage)
+        EVENT_LAG.labels(stage=stage)
+        LAST_EVENT_TIME.labels(stage=stage)
+    for topic in SOURCE_TOPICS:
+        CONSUMER_LAG.labels(topic=topic)
     for subject in subjects:
         for gauge in SUBJECT_GAUGES:
             gauge.labels(subject=subject)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 import pipeline.metrics
@@ -146,6 +146,8 @@ def defined_metric_names() -> set[str]:
         if isinstance(obj, Counter):
             # prometheus_client strips "_total" from a Counter's name and adds it on exposure.
             names.add(obj._name + "_total")
+        elif isinstance(obj, Histogram):
+            names.update(obj._name + suffix for suffix in ("_bucket", "_count", "_sum"))
         elif isinstance(obj, MetricWrapperBase):
             names.add(obj._name)
     return names
@@ -243,7 +245,14 @@ def test_kafka_does_not_auto_create_topics(services: dict[str, dict[str, Any]]) 
 
 def test_topics_service_creates_the_pipeline_topics(services: dict[str, dict[str, Any]]) -> None:
     created = topic_creations(services["topics"])
-    expected = {topics.POSTS_RAW, topics.POSTS, topics.POSTS_DLQ, topics.ALERTS}
+    expected = {
+        topics.POSTS_RAW,
+        topics.POSTS,
+        topics.POSTS_DLQ,
+        topics.SIGNALS,
+        topics.FEEDBACK,
+        topics.ALERTS,
+    }
     assert set(created) == expected
 
 
@@ -252,7 +261,7 @@ def test_topic_partitions_match_worker_settings(services: dict[str, dict[str, An
     settings = worker_settings(services)
     assert settings.topic_prefix == "", "the topics service creates unprefixed topics"
     assert created[topics.POSTS_RAW] == settings.raw_partitions
-    for name in (topics.POSTS, topics.POSTS_DLQ, topics.ALERTS):
+    for name in (topics.POSTS, topics.POSTS_DLQ, topics.SIGNALS, topics.FEEDBACK, topics.ALERTS):
         assert created[name] == settings.partitions, name
 
 
