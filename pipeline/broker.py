@@ -13,10 +13,15 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 
 def tansu_binary() -> Path:
@@ -127,3 +132,14 @@ class LocalBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings, run_dir: Path) -> Iterator[Settings]:
+    """The configured broker, or a local Tansu for this run when none is configured."""
+    if settings.broker_url or settings.broker_state_path.exists():
+        yield settings
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with LocalBroker(log_file=run_dir / "tansu.log") as broker:
+        yield settings.replace(broker_url=broker.url, broker_profile="tansu")

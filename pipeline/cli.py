@@ -288,7 +288,7 @@ async def bench(
     from rich.table import Table
 
     from pipeline.bench import bench_layout, bench_posts
-    from pipeline.evaluate_run import broker_for
+    from pipeline.broker import broker_for
 
     console = Console()
     messages = bench_posts(n_posts)

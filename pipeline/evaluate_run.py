@@ -10,15 +10,13 @@ same model code in this process. The scores
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.broker import LocalBroker
+from pipeline.broker import broker_for
 from pipeline.evaluation import Evaluation, evaluate
 from pipeline.offline import run_offline
 from pipeline.replay import run_replay
@@ -50,17 +48,6 @@ def stream_extent(messages: list[bytes], settings: Settings) -> tuple[int, float
             times.append(event_time_key(raw))
     days = (max(times) - min(times)) / 86_400 if times else 0.0
     return len(subjects), days
-
-
-@contextlib.contextmanager
-def broker_for(settings: Settings, run_dir: Path) -> Iterator[Settings]:
-    """The configured broker, or a local Tansu for this run when none is configured."""
-    if settings.broker_url or settings.broker_state_path.exists():
-        yield settings
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with LocalBroker(log_file=run_dir / "tansu.log") as broker:
-        yield settings.replace(broker_url=broker.url, broker_profile="tansu")
 
 
 async def run_evaluation(

@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from pipeline import scenario
 from schemas.truth import CrisisTruth
 
 START = datetime(2024, 6, 3, tzinfo=UTC)
@@ -41,19 +42,9 @@ SUBJECTS = {
     "american": "@AmericanAir",
     "usairways": "@USAirways",
 }
+# The scenario's everyday texts, and two more.
 ORDINARY = (
-    "flight {n} boarded on time",
-    "gate change for {n} again",
-    "thanks for the upgrade on {n}",
-    "wifi on flight {n} was slow",
-    "crew on {n} were lovely",
-    "is flight {n} delayed",
-    "seat {n}c has no legroom",
-    "good coffee on {n} today",
-    "app checkin for {n} worked fine",
-    "lost my charger on {n}",
-    "landed early on {n}, nice",
-    "bag took ages at belt {n}",
+    *scenario.ORDINARY,
     "snacks on {n} were stale",
     "pilot on {n} made a funny announcement",
 )
