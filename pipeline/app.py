@@ -8,6 +8,7 @@ import faust
 
 from pipeline import metrics, topics
 from pipeline.data_producer import DataProducer
+from pipeline.security import faust_credentials
 from pipeline.settings import Settings
 from pipeline.watchlist import WatchList
 
@@ -31,6 +32,8 @@ def create_app(settings: Settings) -> faust.App:
         "datadir": str(settings.state_dir / "worker"),
         "key_serializer": "raw",
         "value_serializer": "raw",
+        # SASL/SSL for faust's consumer and producer (None: PLAINTEXT), as for the aiokafka ones.
+        "broker_credentials": faust_credentials(settings),
     }
     producer = settings.producer_options()
     if "max_batch_size" in producer:

@@ -15,12 +15,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from pipeline.security import aiokafka_security
 from pipeline.settings import Settings
 from pipeline.topics import TopicNames
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    return {"bootstrap_servers": settings.bootstrap_servers()}
+    """Options every aiokafka client gets: the brokers and the SASL/SSL settings."""
+    return {"bootstrap_servers": settings.bootstrap_servers(), **aiokafka_security(settings)}
 
 
 def make_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:

@@ -29,6 +29,8 @@ DEFAULT_KAFKA_URL = "kafka://127.0.0.1:9092"
 PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 
 BrokerProfile = Literal["tansu", "kafka"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,20 @@ class Settings:
     #: gives the same alerts as the live run; more scale ingest out but interleave partitions.
     raw_partitions: int = 1
     replication_factor: int = 1
+
+    # --- security (pipeline/security.py; every Kafka client: faust's and aiokafka's) ------
+    #: How clients talk to the brokers: SSL encrypts, SASL_* authenticates with a user name.
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username: str = ""
+    #: Kept out of repr (and so out of logs and exception text); passed to child workers.
+    sasl_password: str = field(default="", repr=False)
+    #: PEM files: the CA that signed the brokers' certificates (empty: the system's CAs), and
+    #: this client's certificate and key for mutual TLS.
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    # --- end of security ----------------------------------------------------------------
 
     # --- input ---------------------------------------------------------------------------
     #: TOML watch list of monitored subjects; empty means the packaged airline watch list.

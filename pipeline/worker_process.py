@@ -23,8 +23,10 @@ class WorkerProcess:
         self.log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> WorkerProcess:
-        command = [
+    def command(self) -> list[str]:
+        # --without-web: faust's own web server is off; metrics are our endpoint, on
+        # settings.metrics_host (127.0.0.1 unless configured).
+        return [
             sys.executable,
             "-m",
             "pipeline.cli",
@@ -33,10 +35,12 @@ class WorkerProcess:
             self.settings.log_level,
             "--without-web",
         ]
+
+    def start(self) -> WorkerProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                command,
+                self.command(),
                 env=self.settings.child_environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -110,8 +114,10 @@ def wait_until_settled(worker: WorkerProcess, sent: int, timeout: float) -> dict
             "detected": m.get("crisiswatch_detector_reports_total", 0.0),
         }
         done = figures["processed"] + figures["dead_lettered"] >= sent
-        if done and figures["signals"] >= figures["routed"] and (
-            figures["detected"] >= figures["reports"]
+        if (
+            done
+            and figures["signals"] >= figures["routed"]
+            and (figures["detected"] >= figures["reports"])
         ):
             return figures
         if time.monotonic() > deadline or not worker.running:

@@ -43,6 +43,7 @@ class DeadLetter(Record):
     raw_base64: str
     raw_size: int
     raw_truncated: bool = False
+    #: The message key, base64; at most its first max_raw_bytes bytes, like the value.
     key_base64: str | None = None
     source: SourcePosition
 
@@ -68,6 +69,8 @@ class DeadLetter(Record):
             raw_base64=base64.b64encode(kept).decode("ascii"),
             raw_size=len(raw),
             raw_truncated=len(kept) < len(raw),
-            key_base64=base64.b64encode(key).decode("ascii") if key is not None else None,
+            key_base64=(
+                base64.b64encode(key[:max_raw_bytes]).decode("ascii") if key is not None else None
+            ),
             source=source,
         )
