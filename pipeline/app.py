@@ -7,7 +7,9 @@ from typing import Any
 import faust
 
 from pipeline import metrics, topics
+from pipeline.broker_watch import BrokerWatch
 from pipeline.data_producer import DataProducer
+from pipeline.kafka import ensure_topics
 from pipeline.security import faust_credentials
 from pipeline.settings import Settings
 from pipeline.watchlist import WatchList
@@ -59,3 +61,12 @@ app.service(data_producer)  # type: ignore[arg-type]  # an instance is accepted 
 async def start_metrics_endpoint() -> None:
     metrics.initialise_series(sorted(watchlist.subjects))
     metrics.serve(settings.metrics_host, settings.metrics_port)
+
+
+async def _recreate_topics() -> None:
+    await ensure_topics(settings, [*names.__dict__.values(), *app.tables.changelog_topics])
+
+
+#: Logs clearly when the broker goes away and comes back, and re-creates lost topics then.
+broker_watch = BrokerWatch(settings.bootstrap_servers, _recreate_topics)
+app.service(broker_watch)  # type: ignore[arg-type]
