@@ -22,6 +22,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 # Debian packages some tests drive for real: chromium renders the post-mortem report, prometheus

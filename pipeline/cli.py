@@ -280,7 +280,11 @@ async def evaluate(
     option("--timeout", type=float, default=900.0, help="Give up on a layout after S seconds."),
 )
 async def bench(
-    self: Any, n_posts: int, layouts: str, latency_posts: int, json_out: Path | None,
+    self: Any,
+    n_posts: int,
+    layouts: str,
+    latency_posts: int,
+    json_out: Path | None,
     timeout: float,
 ) -> None:
     """Throughput (posts/s, and as a share of a raw consumer's rate), end-to-end latency and
@@ -298,14 +302,24 @@ async def bench(
             console.print(f"layout: {partitions} partition(s), {partitions} worker(s) ...")
             results.append(await bench_layout(live, messages, partitions, latency_posts, timeout))
     table = Table(
-        "partitions/workers", "posts", "posts/s", "raw consume posts/s", "ratio",
-        "latency p50", "latency p99", "peak RSS/worker",
+        "partitions/workers",
+        "posts",
+        "posts/s",
+        "raw consume posts/s",
+        "ratio",
+        "latency p50",
+        "latency p99",
+        "peak RSS/worker",
     )
     for r in results:
         table.add_row(
-            str(r.partitions), f"{r.posts:,}", f"{r.posts_per_second:,.0f}",
-            f"{r.raw_consume_per_second:,.0f}", f"{r.ratio_to_raw:.3f}",
-            f"{r.latency_p50_seconds * 1000:.0f} ms", f"{r.latency_p99_seconds * 1000:.0f} ms",
+            str(r.partitions),
+            f"{r.posts:,}",
+            f"{r.posts_per_second:,.0f}",
+            f"{r.raw_consume_per_second:,.0f}",
+            f"{r.ratio_to_raw:.3f}",
+            f"{r.latency_p50_seconds * 1000:.0f} ms",
+            f"{r.latency_p99_seconds * 1000:.0f} ms",
             f"{r.peak_rss_bytes_per_worker / 2**20:.0f} MiB",
         )
     console.print(table)
@@ -333,7 +347,10 @@ async def simulate(
     from pipeline.simulate import SUBJECTS, SimulationConfig, write_simulation
 
     config = SimulationConfig(
-        seed=seed, days=days, subjects=tuple(SUBJECTS)[:n_subjects], crises=crises,
+        seed=seed,
+        days=days,
+        subjects=tuple(SUBJECTS)[:n_subjects],
+        crises=crises,
         posts_per_hour=rate,
     )
     started = time.monotonic()
@@ -342,8 +359,13 @@ async def simulate(
     table = Table("crisis", "subject", "onset (UTC)", "origin", "platforms", "posts", "reach")
     for t in truths:
         table.add_row(
-            t.kind, t.subject, f"{t.onset:%Y-%m-%d %H:%M}", f"{t.origin_platform} {t.first_post}",
-            " > ".join(t.platforms), f"{t.posts:,}", f"{t.final_reach:,}",
+            t.kind,
+            t.subject,
+            f"{t.onset:%Y-%m-%d %H:%M}",
+            f"{t.origin_platform} {t.first_post}",
+            " > ".join(t.platforms),
+            f"{t.posts:,}",
+            f"{t.final_reach:,}",
         )
     console = Console()
     console.print(table)

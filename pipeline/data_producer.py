@@ -59,8 +59,7 @@ class DataProducer(mode.Service):
         """Send every record and wait until all are acknowledged; return how many."""
         producer = self._producer or await self._ensure_started()
         pending = [
-            await producer.send(topic, value=value, key=key)
-            for topic, key, value in records
+            await producer.send(topic, value=value, key=key) for topic, key, value in records
         ]
         if pending:
             await asyncio.gather(*pending)

@@ -79,9 +79,12 @@ async def _stream_and_show(
     feed = asyncio.create_task(follow_alerts(settings, on_alert, stop=stop))
     if posts_file is None:
         posts, truth = crisis_scenario(others=DEMO_OTHERS)
-        messages, source = encoded(posts), (
-            f"a scenario: ordinary days, then at {truth.onset:%Y-%m-%d %H:%M}Z a crisis for "
-            f"{truth.subject} (first post {truth.first_post} on {truth.origin_platform})"
+        messages, source = (
+            encoded(posts),
+            (
+                f"a scenario: ordinary days, then at {truth.onset:%Y-%m-%d %H:%M}Z a crisis for "
+                f"{truth.subject} (first post {truth.first_post} on {truth.origin_platform})"
+            ),
         )
     else:
         messages, source = list(read_posts(posts_file, sort_by_time=True)), posts_file.name
