@@ -47,6 +47,7 @@ class LayoutResult:
     partitions: int
     workers: int
     posts: int
+    posts_per_subject_minute: float
     seconds: float
     posts_per_second: float
     raw_consume_per_second: float
@@ -59,16 +60,23 @@ class LayoutResult:
         return asdict(self)
 
 
-def bench_posts(n: int, seed: int = 11) -> list[bytes]:
-    """``n`` ordinary posts over six subjects (busy ones: ~1 post a minute each), in time order."""
-    rng = random.Random(seed)
-    per_subject_hour = 60.0
+def bench_posts(n: int, seed: int = 11, per_subject_minute: float = 1.0) -> list[bytes]:
+    """``n`` ordinary posts over six subjects, ``per_subject_minute`` each on average, in time
+    order. Density matters: each subject-minute with posts closes one signals report (top
+    stories, forecasts, leaders), so a sparse stream (1: history replayed) costs more per post
+    than a busy live one (100)."""
+    per_subject_hour = 60.0 * per_subject_minute
     hours = n / (per_subject_hour * len(SUBJECT_HANDLES)) * 1.6 + 1  # the cycle averages < 1
-    posts = []
-    for k, handle in enumerate(SUBJECT_HANDLES):
-        posts.extend(
-            ordinary_days(rng, T0, hours, handle, per_hour=per_subject_hour, prefix=f"b{k}-")
-        )
+    while True:
+        rng = random.Random(seed)
+        posts = []
+        for k, handle in enumerate(SUBJECT_HANDLES):
+            posts.extend(
+                ordinary_days(rng, T0, hours, handle, per_hour=per_subject_hour, prefix=f"b{k}-")
+            )
+        if len(posts) >= n:
+            break
+        hours *= 2  # the daily cycle's quiet hours came up short
     posts.sort(key=lambda p: p["created_at"])
     return [orjson.dumps(p) for p in posts[:n]]
 
@@ -165,7 +173,12 @@ async def _latencies(settings: Settings, workers: list[WorkerProcess], n: int) -
 
 
 async def bench_layout(
-    base: Settings, messages: list[bytes], partitions: int, latency_posts: int, timeout: float
+    base: Settings,
+    messages: list[bytes],
+    partitions: int,
+    latency_posts: int,
+    timeout: float,
+    per_subject_minute: float = 1.0,
 ) -> LayoutResult:
     run = uuid.uuid4().hex[:8]
     settings = base.replace(
@@ -202,6 +215,7 @@ async def bench_layout(
         partitions=partitions,
         workers=partitions,
         posts=len(messages),
+        posts_per_subject_minute=per_subject_minute,
         seconds=seconds,
         posts_per_second=rate,
         raw_consume_per_second=raw_rate,

@@ -275,6 +275,12 @@ async def evaluate(
 @app.command(
     option("--posts", "n_posts", type=int, default=20_000, help="Posts per layout."),
     option("--layouts", default="1,2,4", help="Partitions (= workers) per run, comma-separated."),
+    option(
+        "--density",
+        default="1",
+        help="Posts per subject-minute of event time, comma-separated: 1 is a sparse stream "
+        "(history replayed: a report per post or two), 100 a busy live one.",
+    ),
     option("--latency-posts", type=int, default=50, help="Single posts timed end to end."),
     option("--json", "json_out", type=Path, default=None, help="Also write the figures here."),
     option("--timeout", type=float, default=900.0, help="Give up on a layout after S seconds."),
@@ -283,6 +289,7 @@ async def bench(
     self: Any,
     n_posts: int,
     layouts: str,
+    density: str,
     latency_posts: int,
     json_out: Path | None,
     timeout: float,
@@ -295,13 +302,22 @@ async def bench(
     from pipeline.broker import broker_for
 
     console = Console()
-    messages = bench_posts(n_posts)
     results = []
     with broker_for(settings, settings.state_dir / "bench") as live:
-        for partitions in (int(p) for p in layouts.split(",")):
-            console.print(f"layout: {partitions} partition(s), {partitions} worker(s) ...")
-            results.append(await bench_layout(live, messages, partitions, latency_posts, timeout))
+        for per_minute in (float(d) for d in density.split(",")):
+            messages = bench_posts(n_posts, per_subject_minute=per_minute)
+            for partitions in (int(p) for p in layouts.split(",")):
+                console.print(
+                    f"{per_minute:g} posts/subject-minute: {partitions} partition(s), "
+                    f"{partitions} worker(s) ..."
+                )
+                results.append(
+                    await bench_layout(
+                        live, messages, partitions, latency_posts, timeout, per_minute
+                    )
+                )
     table = Table(
+        "posts/subject-min",
         "partitions/workers",
         "posts",
         "posts/s",
@@ -313,6 +329,7 @@ async def bench(
     )
     for r in results:
         table.add_row(
+            f"{r.posts_per_subject_minute:g}",
             str(r.partitions),
             f"{r.posts:,}",
             f"{r.posts_per_second:,.0f}",

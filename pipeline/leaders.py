@@ -28,6 +28,7 @@ max_edges_per_author). Event time only: the same stream gives the same scores in
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -206,19 +207,31 @@ class AuthorInfluence:
             + cfg.ties_weight * math.log2(1 + tie_strength)
         )
 
-    def leaders(self, author_ids: Iterable[str] | None = None, k: int = 5) -> list[dict[str, Any]]:
+    def leaders(
+        self,
+        author_ids: Iterable[str] | None = None,
+        k: int = 5,
+        scores: dict[str, float] | None = None,
+    ) -> list[dict[str, Any]]:
         """Top-k authors by score among ``author_ids`` (e.g. a story's authors) or all tracked.
 
         Over all tracked authors this costs O(max_authors * max_edges_per_author): call it per
-        report, not per post.
+        report, not per post. ``scores`` memoises author scores across the calls of one report
+        (nothing changes between them; the same author carries several stories).
         """
         authors = self.state["authors"]
         ids = authors if author_ids is None else dict.fromkeys(str(a) for a in author_ids)
-        ranked = sorted(
-            ((self.score_one(a), a) for a in ids if a in authors), key=lambda s: (-s[0], s[1])
-        )
+        if scores is None:
+            scores = {}
+        ranked = []
+        for a in ids:
+            if a in authors:
+                score = scores.get(a)
+                if score is None:
+                    score = scores[a] = self.score_one(a)
+                ranked.append((score, a))
         top = []
-        for score, author_id in ranked[:k]:
+        for score, author_id in heapq.nsmallest(k, ranked, key=lambda s: (-s[0], s[1])):
             record = authors[author_id]
             top.append(
                 {

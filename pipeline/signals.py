@@ -142,6 +142,7 @@ class SubjectSignalsModel:
         tenth of a worker's time; tests validate these dicts against the schema)."""
         cfg = self.config
         story_sentiment = self.meta["story_sentiment"]
+        scores: dict[str, float] = {}  # author influence, scored once per report
         stories = []
         for story in self.stories.stories(top=cfg.top_stories, hot_at=as_of):
             posts, negative = story_sentiment.get(story["story_id"], [0, 0])
@@ -157,7 +158,9 @@ class SubjectSignalsModel:
             fields["velocity"] = _story_velocity(story["per_minute"], as_of)
             fields["negative_share"] = negative / posts if posts else 0.0
             fields["forecast"] = _finite({k: forecast[k] for k in FORECAST_FIELDS})
-            fields["leaders"] = _leaders(self.leaders.leaders(authors, k=cfg.leaders_per_story))
+            fields["leaders"] = _leaders(
+                self.leaders.leaders(authors, k=cfg.leaders_per_story, scores=scores)
+            )
             stories.append(fields)
         return {
             "schema_version": 1,
@@ -172,16 +175,18 @@ class SubjectSignalsModel:
                 {k: v for k, v in self.spread.score_one().items() if k in SPREAD_FIELDS}
             ),
             "stories": stories,
-            "leaders": _leaders(self._top_leaders(stories)),
+            "leaders": _leaders(self._top_leaders(stories, scores)),
         }
 
-    def _top_leaders(self, stories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _top_leaders(
+        self, stories: list[dict[str, Any]], scores: dict[str, float]
+    ) -> list[dict[str, Any]]:
         # Leaders among the authors of the active top stories: ranking every tracked author on
         # every report costs O(authors); the authors carrying the top stories are what matters.
         authors: set[str] = set()
         for story in stories:
             authors.update(self.stories.story_authors(story["story_id"]))
-        return self.leaders.leaders(sorted(authors), k=self.config.top_leaders)
+        return self.leaders.leaders(sorted(authors), k=self.config.top_leaders, scores=scores)
 
 
 def _leaders(leaders: list[dict[str, Any]]) -> list[dict[str, Any]]:

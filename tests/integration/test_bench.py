@@ -1,0 +1,45 @@
+"""``crisiswatch bench`` measures what it says on a small run: every post through every agent,
+a raw-consumer baseline, latencies and memory. Figures are not asserted against targets (that is
+the command's job, not a test's), only that they are the measurements of this run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+import pytest
+
+from pipeline.bench import SUBJECT_HANDLES, bench_layout, bench_posts
+from pipeline.settings import Settings
+
+
+@pytest.mark.parametrize("per_minute", [1.0, 100.0])
+def test_bench_posts_are_n_ordered_posts_at_the_asked_density(per_minute: float) -> None:
+    posts = [orjson.loads(m) for m in bench_posts(3_000, per_subject_minute=per_minute)]
+    assert len(posts) == 3_000
+    times = [datetime.fromisoformat(p["created_at"]) for p in posts]
+    assert times == sorted(times)
+    minutes = (times[-1] - times[0]).total_seconds() / 60
+    density = len(posts) / len(SUBJECT_HANDLES) / minutes
+    assert 0.3 * per_minute < density < 1.5 * per_minute  # the daily cycle averages below 1
+    assert bench_posts(3_000, per_subject_minute=per_minute) == bench_posts(
+        3_000, per_subject_minute=per_minute
+    )
+
+
+@pytest.mark.integration
+async def test_bench_layout_runs_every_post_through_the_pipeline(settings: Settings) -> None:
+    messages = bench_posts(400, per_subject_minute=5.0)
+    result = await bench_layout(
+        settings, messages, partitions=1, latency_posts=3, timeout=120.0, per_subject_minute=5.0
+    )
+    assert result.posts == 400 and result.workers == 1
+    assert result.posts_per_subject_minute == 5.0
+    assert 0 < result.seconds < 120
+    assert result.posts_per_second == pytest.approx(400 / result.seconds)
+    assert result.raw_consume_per_second > 0
+    assert result.ratio_to_raw == pytest.approx(
+        result.posts_per_second / result.raw_consume_per_second
+    )
+    assert 0 < result.latency_p50_seconds <= result.latency_p99_seconds < 30
+    assert result.peak_rss_bytes_per_worker > 50 * 2**20  # a Python worker with its models
