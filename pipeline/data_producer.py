@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import mode
 from aiokafka import AIOKafkaProducer
 
-from pipeline.kafka import client_options
+from pipeline.kafka import make_producer
 from pipeline.settings import Settings
 
 #: (topic, key, value)
@@ -40,9 +40,7 @@ class DataProducer(mode.Service):
         # whoever sends first starts the producer.
         async with self._starting:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    **client_options(self.settings), linger_ms=5, max_batch_size=256 * 1024
-                )
+                producer = make_producer(self.settings)
                 await producer.start()
                 self._producer = producer
             return self._producer

@@ -199,7 +199,7 @@ class Settings:
         return self.broker_profile == "tansu"
 
     def producer_options(self) -> dict[str, Any]:
-        """aiokafka producer options that depend on the broker profile.
+        """Options of faust's producer (it writes the table changelogs) per broker profile.
 
         Tansu 0.6.0 answers ListOffsets(latest) wrongly when the last stored batch holds more
         than one record (DESIGN.md fault 1), which silently breaks changelog recovery and
