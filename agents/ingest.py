@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 limits = Limits(max_raw_bytes=settings.max_raw_bytes, max_text_chars=settings.max_text_chars)
 recent_posts = RecentPosts(settings.dedup_capacity)
-BATCH_SIZE = 1_000
+BATCH_SIZE = 2_000
 BATCH_SECONDS = 0.2
 
 

@@ -21,7 +21,7 @@ from pipeline import metrics
 from pipeline.app import app, data_producer, names, posts_topic, settings
 from pipeline.signals import PARTS, SignalsConfig, SubjectSignalsModel
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2_000
 BATCH_SECONDS = 0.5
 
 config = SignalsConfig(interval_seconds=settings.signals_interval_seconds)
