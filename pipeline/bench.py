@@ -81,6 +81,18 @@ def bench_posts(n: int, seed: int = 11, per_subject_minute: float = 1.0) -> list
     return [orjson.dumps(p) for p in posts[:n]]
 
 
+def models_only_rate(messages: list[bytes]) -> tuple[float, int]:
+    """(posts/s, signal reports) of the model code alone on ``messages``: the same models in
+    one process without any broker (pipeline/offline.py), the ceiling of a worker's rate."""
+    from pipeline.offline import run_offline
+    from pipeline.watchlist import WatchList
+
+    watchlist = WatchList.load(Settings.from_env().watchlist_file())
+    started = time.perf_counter()
+    run = run_offline(messages, watchlist)
+    return len(messages) / (time.perf_counter() - started), run.reports
+
+
 async def raw_consume_rate(settings: Settings, messages: list[bytes]) -> float:
     """Posts/s of one aiokafka consumer reading and decoding ``messages`` from a fresh topic."""
     topic = f"{settings.topic_prefix}raw-baseline"

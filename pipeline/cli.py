@@ -284,6 +284,12 @@ async def evaluate(
     option("--latency-posts", type=int, default=50, help="Single posts timed end to end."),
     option("--json", "json_out", type=Path, default=None, help="Also write the figures here."),
     option("--timeout", type=float, default=900.0, help="Give up on a layout after S seconds."),
+    option(
+        "--models-only",
+        is_flag=True,
+        default=False,
+        help="Time the model code alone, in process, without a broker (a worker's ceiling).",
+    ),
 )
 async def bench(
     self: Any,
@@ -293,15 +299,23 @@ async def bench(
     latency_posts: int,
     json_out: Path | None,
     timeout: float,
+    models_only: bool,
 ) -> None:
     """Throughput (posts/s, and as a share of a raw consumer's rate), end-to-end latency and
     peak memory of the whole pipeline for 1, 2 and 4 partitions/workers, on a real broker."""
     from rich.table import Table
 
-    from pipeline.bench import bench_layout, bench_posts
+    from pipeline.bench import bench_layout, bench_posts, models_only_rate
     from pipeline.broker import broker_for
 
     console = Console()
+    if models_only:
+        table = Table("posts/subject-min", "posts", "signal reports", "posts/s (models only)")
+        for per_minute in (float(d) for d in density.split(",")):
+            rate, reports = models_only_rate(bench_posts(n_posts, per_subject_minute=per_minute))
+            table.add_row(f"{per_minute:g}", f"{n_posts:,}", f"{reports:,}", f"{rate:,.0f}")
+        console.print(table)
+        return
     results = []
     with broker_for(settings, settings.state_dir / "bench") as live:
         for per_minute in (float(d) for d in density.split(",")):

@@ -9,8 +9,10 @@ from datetime import datetime
 import orjson
 import pytest
 
-from pipeline.bench import SUBJECT_HANDLES, bench_layout, bench_posts
+from pipeline.bench import SUBJECT_HANDLES, bench_layout, bench_posts, models_only_rate
+from pipeline.offline import run_offline
 from pipeline.settings import Settings
+from pipeline.watchlist import WatchList
 
 
 @pytest.mark.parametrize("per_minute", [1.0, 100.0])
@@ -25,6 +27,14 @@ def test_bench_posts_are_n_ordered_posts_at_the_asked_density(per_minute: float)
     assert bench_posts(3_000, per_subject_minute=per_minute) == bench_posts(
         3_000, per_subject_minute=per_minute
     )
+
+
+def test_models_only_rate_times_the_offline_run() -> None:
+    messages = bench_posts(1_000, per_subject_minute=1.0)
+    rate, reports = models_only_rate(messages)
+    expected = run_offline(messages, WatchList.load(Settings.from_env().watchlist_file()))
+    assert reports == expected.reports > 500  # sparse: nearly a report per post
+    assert rate > 0
 
 
 @pytest.mark.integration
