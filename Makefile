@@ -26,9 +26,9 @@ lint: install
 	$(BIN)/mypy
 
 # Debian packages some tests drive for real: chromium renders the post-mortem report, prometheus
-# scrapes a worker. Installed when missing and this is a Debian machine we are root on;
+# scrapes a worker, kcat reads the alert topic as non-Python ops tooling would. Installed when missing and this is a Debian machine we are root on;
 # otherwise the tests that need them say they skip.
-SYSTEM_PACKAGES := chromium prometheus
+SYSTEM_PACKAGES := chromium prometheus kcat
 system-deps:
 	@missing="$$(for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null 2>&1 || echo $$p; done)"; \
 	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \

@@ -5,6 +5,8 @@ batching, tables and a restart in the middle, the alert events must be exactly t
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import datetime, timedelta
 
 import pytest
@@ -93,6 +95,50 @@ async def test_a_crisis_is_one_alert_id_that_opens_escalates_and_resolves(
     seen: list[Alert] = []
     await follow_alerts(settings, seen.append, idle_timeout=5.0)
     assert seen == alerts
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat not installed (make test does)")
+async def test_kcat_reads_the_alert_events_a_subscriber_gets(
+    settings: Settings, start_worker: StartWorker
+) -> None:
+    """Ops tooling outside Python (librdkafka's kcat) reads the alert topic as it is: keyed by
+    subject, one JSON alert per record, the same events as the in-process reference.
+
+    Against Kafka only: librdkafka cannot talk to Tansu 0.6.0 at all (it rejects Tansu's
+    ApiVersions v3 response: "Protocol read buffer underflow ... at 274/279"), whatever the
+    client settings; run with CRISISWATCH_BROKER_URL and CRISISWATCH_BROKER_PROFILE=kafka."""
+    if settings.is_tansu:
+        pytest.skip("librdkafka (kcat) cannot parse Tansu 0.6.0's ApiVersions response")
+    messages, expected, _ = scenario()
+    await start_worker(settings)
+    await produce_raw(settings, messages)
+    alerts: list[Alert] = []
+    await follow_alerts(settings, alerts.append, idle_timeout=90.0, limit=len(expected))
+    assert len(alerts) == len(expected)
+
+    out = subprocess.run(
+        [
+            "kcat",
+            "-C",
+            "-b",
+            ",".join(settings.bootstrap_servers()),
+            "-t",
+            settings.topic_prefix + "alerts",
+            "-o",
+            "beginning",
+            "-e",  # exit at the end of the topic: bounded
+            "-q",
+            "-f",
+            "%k\t%s\n",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    ).stdout.decode()
+    lines = [line.split("\t", 1) for line in out.splitlines() if line]
+    assert {key for key, _ in lines} == {"united"}
+    read = [Alert.model_validate_json(value) for _, value in lines]
+    assert [a.model_dump() for a in read] == [a.model_dump() for a in expected]
 
 
 async def test_worker_restart_mid_crisis_keeps_signals_and_detector_state(
