@@ -143,6 +143,9 @@ class SubjectSignalsModel:
         cfg = self.config
         story_sentiment = self.meta["story_sentiment"]
         scores: dict[str, float] = {}  # author influence, scored once per report
+        # Subject leaders are ranked among the authors carrying the top stories: ranking every
+        # tracked author on every report costs O(authors), and these are what matters.
+        carrying: set[str] = set()
         stories = []
         for story in self.stories.stories(top=cfg.top_stories, hot_at=as_of):
             posts, negative = story_sentiment.get(story["story_id"], [0, 0])
@@ -153,6 +156,7 @@ class SubjectSignalsModel:
                 count_so_far=story["posts"],
             )
             authors = self.stories.story_authors(story["story_id"])
+            carrying.update(authors)
             fields = {k: story[k] for k in STORY_FIELDS}
             fields["first_post"] = {k: story["first_post"][k] for k in POST_REF_FIELDS}
             fields["velocity"] = _story_velocity(story["per_minute"], as_of)
@@ -175,18 +179,8 @@ class SubjectSignalsModel:
                 {k: v for k, v in self.spread.score_one().items() if k in SPREAD_FIELDS}
             ),
             "stories": stories,
-            "leaders": _leaders(self._top_leaders(stories, scores)),
+            "leaders": _leaders(self.leaders.leaders(carrying, k=cfg.top_leaders, scores=scores)),
         }
-
-    def _top_leaders(
-        self, stories: list[dict[str, Any]], scores: dict[str, float]
-    ) -> list[dict[str, Any]]:
-        # Leaders among the authors of the active top stories: ranking every tracked author on
-        # every report costs O(authors); the authors carrying the top stories are what matters.
-        authors: set[str] = set()
-        for story in stories:
-            authors.update(self.stories.story_authors(story["story_id"]))
-        return self.leaders.leaders(sorted(authors), k=self.config.top_leaders, scores=scores)
 
 
 def _leaders(leaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
