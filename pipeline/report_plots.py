@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from datetime import datetime
+from typing import Literal
 
 import matplotlib
 
@@ -63,38 +64,49 @@ def _time_axis(ax: plt.Axes) -> None:
     ax.tick_params(axis="x", labelrotation=30)
 
 
+def _against_baseline(
+    ax: plt.Axes,
+    times: list[float],
+    current: tuple[str, list[float], str],
+    baseline: tuple[str, list[float]],
+    alerts: list[Alert],
+    ylabel: str,
+    title: str,
+    legend_loc: Literal["upper left", "lower left"],
+) -> None:
+    """One series (label, values, colour) against its baseline (label, values), dotted grey."""
+    ax.plot(times, current[1], label=current[0], color=current[2])
+    ax.plot(times, baseline[1], label=baseline[0], color="#7f7f7f", linestyle=":")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _mark_events(ax, alerts)
+    ax.legend(loc=legend_loc, fontsize=8)
+
+
 def volume_and_sentiment(reports: list[SubjectSignals], alerts: list[Alert]) -> str:
     times = _num([r.as_of for r in reports])
     fig, (volume, mood) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
-    volume.plot(
-        times, [r.spread.velocity for r in reports], label="posts/min (last 5 min)", color="#1f77b4"
-    )
-    volume.plot(
+    _against_baseline(
+        volume,
         times,
-        [r.spread.baseline_rate for r in reports],
-        label="seasonal baseline",
-        color="#7f7f7f",
-        linestyle=":",
+        ("posts/min (last 5 min)", [r.spread.velocity for r in reports], "#1f77b4"),
+        ("seasonal baseline", [r.spread.baseline_rate for r in reports]),
+        alerts,
+        "posts per minute",
+        "Volume against the subject's baseline",
+        "upper left",
     )
-    volume.set_ylabel("posts per minute")
-    volume.set_title("Volume against the subject's baseline")
-    _mark_events(volume, alerts)
-    volume.legend(loc="upper left", fontsize=8)
     volume.grid(alpha=0.3)
-    mood.plot(
-        times, [r.sentiment.current for r in reports], label="current (30 min)", color="#d62728"
-    )
-    mood.plot(
+    _against_baseline(
+        mood,
         times,
-        [r.sentiment.baseline for r in reports],
-        label="baseline (1 day)",
-        color="#7f7f7f",
-        linestyle=":",
+        ("current (30 min)", [r.sentiment.current for r in reports], "#d62728"),
+        ("baseline (1 day)", [r.sentiment.baseline for r in reports]),
+        alerts,
+        "mean sentiment (-1..1)",
+        "Sentiment against the subject's baseline",
+        "lower left",
     )
-    mood.set_ylabel("mean sentiment (-1..1)")
-    mood.set_title("Sentiment against the subject's baseline")
-    _mark_events(mood, alerts)
-    mood.legend(loc="lower left", fontsize=8)
     _time_axis(mood)
     return _png(fig)
 
