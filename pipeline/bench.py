@@ -33,9 +33,11 @@ import orjson
 
 from pipeline.broker import free_port
 from pipeline.kafka import ensure_topics, make_consumer, topic_names
+from pipeline.offline import run_offline
 from pipeline.produce import produce_raw, produce_to
 from pipeline.scenario import T0, ordinary_days
 from pipeline.settings import Settings
+from pipeline.watchlist import WatchList
 from pipeline.worker_process import WorkerProcess, read_metrics
 
 GROUP_SETTLE_SECONDS = 8.0
@@ -81,13 +83,9 @@ def bench_posts(n: int, seed: int = 11, per_subject_minute: float = 1.0) -> list
     return [orjson.dumps(p) for p in posts[:n]]
 
 
-def models_only_rate(messages: list[bytes]) -> tuple[float, int]:
+def models_only_rate(messages: list[bytes], watchlist: WatchList) -> tuple[float, int]:
     """(posts/s, signal reports) of the model code alone on ``messages``: the same models in
     one process without any broker (pipeline/offline.py), the ceiling of a worker's rate."""
-    from pipeline.offline import run_offline
-    from pipeline.watchlist import WatchList
-
-    watchlist = WatchList.load(Settings.from_env().watchlist_file())
     started = time.perf_counter()
     run = run_offline(messages, watchlist)
     return len(messages) / (time.perf_counter() - started), run.reports

@@ -309,16 +309,21 @@ async def bench(
     from pipeline.broker import broker_for
 
     console = Console()
+    densities = [float(d) for d in density.split(",")]
     if models_only:
+        from pipeline.watchlist import WatchList
+
+        watchlist = WatchList.load(settings.watchlist_file())
         table = Table("posts/subject-min", "posts", "signal reports", "posts/s (models only)")
-        for per_minute in (float(d) for d in density.split(",")):
-            rate, reports = models_only_rate(bench_posts(n_posts, per_subject_minute=per_minute))
+        for per_minute in densities:
+            messages = bench_posts(n_posts, per_subject_minute=per_minute)
+            rate, reports = models_only_rate(messages, watchlist)
             table.add_row(f"{per_minute:g}", f"{n_posts:,}", f"{reports:,}", f"{rate:,.0f}")
         console.print(table)
         return
     results = []
     with broker_for(settings, settings.state_dir / "bench") as live:
-        for per_minute in (float(d) for d in density.split(",")):
+        for per_minute in densities:
             messages = bench_posts(n_posts, per_subject_minute=per_minute)
             for partitions in (int(p) for p in layouts.split(",")):
                 console.print(

@@ -31,8 +31,9 @@ def test_bench_posts_are_n_ordered_posts_at_the_asked_density(per_minute: float)
 
 def test_models_only_rate_times_the_offline_run() -> None:
     messages = bench_posts(1_000, per_subject_minute=1.0)
-    rate, reports = models_only_rate(messages)
-    expected = run_offline(messages, WatchList.load(Settings.from_env().watchlist_file()))
+    watchlist = WatchList.load(Settings.from_env().watchlist_file())
+    rate, reports = models_only_rate(messages, watchlist)
+    expected = run_offline(messages, watchlist)
     assert reports == expected.reports > 500  # sparse: nearly a report per post
     assert rate > 0
 
