@@ -18,9 +18,9 @@ import orjson
 from agents.context import event_context
 from agents.model_cache import ModelCache
 from agents.signals import signals_topic
-from pipeline import metrics
-from pipeline.app import app, data_producer, names, settings
-from pipeline.crisis import PHASE_VALUES, CrisisDetector
+from pipeline.models.crisis import PHASE_VALUES, CrisisDetector
+from pipeline.runtime import metrics
+from pipeline.runtime.app import app, data_producer, names, settings
 
 BATCH_SIZE = 200
 BATCH_SECONDS = 0.5

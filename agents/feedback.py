@@ -15,9 +15,9 @@ import logging
 from pydantic import ValidationError
 
 from agents.sentiment_model import sentiment_model
-from pipeline import metrics
-from pipeline.app import app, data_producer, names, settings
-from pipeline.kafka import ensure_topics, make_consumer
+from pipeline.runtime import metrics
+from pipeline.runtime.app import app, data_producer, names, settings
+from pipeline.runtime.kafka import ensure_topics, make_consumer
 from schemas import DeadLetter, SourcePosition
 from schemas.feedback import Feedback
 

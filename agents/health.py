@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pipeline import metrics
-from pipeline.app import app, names
+from pipeline.runtime import metrics
+from pipeline.runtime.app import app, names
 
 LAG_INTERVAL_SECONDS = 5.0
 _logical = {

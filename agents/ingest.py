@@ -6,11 +6,11 @@ import logging
 import time
 from typing import Any
 
-from pipeline import metrics
-from pipeline.app import app, data_producer, names, posts_raw_topic, settings, watchlist
-from pipeline.data_producer import Record
-from pipeline.routing import RecentPosts, Routed, route
-from pipeline.validation import Limits, Rejection
+from pipeline.ingest.routing import RecentPosts, Routed, route
+from pipeline.ingest.validation import Limits, Rejection
+from pipeline.runtime import metrics
+from pipeline.runtime.app import app, data_producer, names, posts_raw_topic, settings, watchlist
+from pipeline.runtime.data_producer import Record
 from schemas import DeadLetter, SourcePosition
 
 log = logging.getLogger(__name__)

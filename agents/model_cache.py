@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from pipeline.app import app
+from pipeline.runtime.app import app
 
 M = TypeVar("M")
 _caches: list[ModelCache[Any]] = []

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from pipeline.sentiment import SentimentModel
+from pipeline.models.sentiment import SentimentModel
 
 sentiment_model = SentimentModel()

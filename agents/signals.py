@@ -17,9 +17,9 @@ import orjson
 from agents.context import event_context
 from agents.model_cache import ModelCache
 from agents.sentiment_model import sentiment_model
-from pipeline import metrics
-from pipeline.app import app, data_producer, names, posts_topic, settings
-from pipeline.signals import PARTS, SignalsConfig, SubjectSignalsModel
+from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
+from pipeline.runtime import metrics
+from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
 
 BATCH_SIZE = 2_000
 BATCH_SECONDS = 0.5

@@ -26,7 +26,7 @@ import agents.feedback
 import agents.health
 import agents.ingest
 import agents.signals
-from pipeline.app import app, settings
+from pipeline.runtime.app import app, settings
 from schemas import SEVERITIES, Alert
 
 _ = agents.detector
@@ -38,7 +38,7 @@ _ = agents.detector
 )
 async def broker(self: Any, port: int, host: str) -> None:
     """Start the local Tansu broker (memory storage) until interrupted."""
-    from pipeline.broker import LocalBroker
+    from pipeline.runtime.broker import LocalBroker
 
     local = LocalBroker(host=host, port=port or None, state_file=settings.broker_state_path)
     local.start()
@@ -64,9 +64,9 @@ async def broker(self: Any, port: int, host: str) -> None:
 )
 async def produce(self: Any, file: Path, sort: bool, feedback: bool) -> None:
     """Send the posts in FILE (JSONL, or CSV such as the airline tweets) to posts.raw."""
-    from pipeline.kafka import topic_names
-    from pipeline.produce import produce_raw, produce_to
-    from pipeline.sources import read_feedback, read_posts
+    from pipeline.runtime.kafka import topic_names
+    from pipeline.tools.produce import produce_raw, produce_to
+    from pipeline.tools.sources import read_feedback, read_posts
 
     if feedback:
         topic = topic_names(settings).feedback
@@ -102,8 +102,8 @@ async def alerts(
     limit: int | None,
 ) -> None:
     """Follow the alert topic and print alerts as they arrive (and forward them)."""
-    from pipeline.alert_feed import AlertFilter, follow_alerts, printer
-    from pipeline.webhook import WebhookForwarder
+    from pipeline.tools.alert_feed import AlertFilter, follow_alerts, printer
+    from pipeline.tools.webhook import WebhookForwarder
 
     show = printer(Console(), as_json)
     wanted = AlertFilter(subjects, min_severity)
@@ -144,7 +144,7 @@ async def alerts(
 )
 async def demo(self: Any, file: Path | None, timeout: float) -> None:
     """Broker, worker, a crisis scenario in, alerts out; then stop everything."""
-    from pipeline.demo import run_demo
+    from pipeline.tools.demo import run_demo
 
     code = await run_demo(settings, file, Console(), timeout)
     if code:
@@ -171,9 +171,9 @@ async def sentiment(self: Any, train: Path | None) -> None:
     Without --train, the lexicon prior answers; with --train (a CSV with text and
     airline_sentiment columns, like the airline tweets), the online model learned from it does.
     """
-    from pipeline.sentiment import SentimentModel
-    from pipeline.sentiment_eval import label_lines
-    from pipeline.sentiment_eval import train as train_model
+    from pipeline.models.sentiment import SentimentModel
+    from pipeline.tools.sentiment_eval import label_lines
+    from pipeline.tools.sentiment_eval import train as train_model
 
     model = train_model(train) if train else SentimentModel()
     for label in label_lines((line.rstrip("\n") for line in sys.stdin), model):
@@ -188,8 +188,8 @@ async def sentiment(self: Any, train: Path | None) -> None:
 )
 async def sentiment_eval(self: Any, file: Path | None, limit: int | None, as_json: bool) -> None:
     """Prequential accuracy and macro-F1, lexicon vs online model (predict, then learn)."""
-    from pipeline.sentiment_eval import evaluate, format_report
-    from pipeline.settings import PACKAGE_DATA
+    from pipeline.runtime.settings import PACKAGE_DATA
+    from pipeline.tools.sentiment_eval import evaluate, format_report
 
     report = evaluate(file or PACKAGE_DATA / "airline_tweets_2015.csv", limit=limit)
     print(orjson.dumps(report).decode() if as_json else format_report(report))
@@ -211,7 +211,7 @@ async def footprint(self: Any, subjects: int, posts: str) -> None:
     """Memory of the signals state per subject as stories and authors pile up (worst case)."""
     from rich.table import Table
 
-    from pipeline.footprint import measure
+    from pipeline.tools.footprint import measure
 
     table = Table("posts/subject", "heap/subject", "table JSON/subject", "stories", "authors")
     for c in measure(subjects, [int(p) for p in posts.split(",")]):
@@ -238,7 +238,7 @@ async def footprint(self: Any, subjects: int, posts: str) -> None:
 async def replay(self: Any, source: str, speed: float, timeout: float) -> None:
     """Replay SOURCE (JSONL, CSV or topic:NAME) in event-time order through a worker of its own
     (own topics and consumer group: the live pipeline is not disturbed) and print its alerts."""
-    from pipeline.replay import run_replay
+    from pipeline.tools.replay import run_replay
 
     console = Console()
     result = await run_replay(settings, source, speed=speed, console=console, timeout=timeout)
@@ -262,7 +262,7 @@ async def evaluate(
 ) -> None:
     """Run a stream with ground truth through the pipeline and score detection: detected and
     missed crises, false alerts, delay, origin correctness, reach estimate error."""
-    from pipeline.evaluate_run import print_evaluation, run_evaluation, write_json
+    from pipeline.tools.evaluate_run import print_evaluation, run_evaluation, write_json
 
     console = Console()
     result = await run_evaluation(settings, posts, truth, offline=offline, console=console)
@@ -305,13 +305,13 @@ async def bench(
     peak memory of the whole pipeline for 1, 2 and 4 partitions/workers, on a real broker."""
     from rich.table import Table
 
-    from pipeline.bench import bench_layout, bench_posts, models_only_rate
-    from pipeline.broker import broker_for
+    from pipeline.runtime.broker import broker_for
+    from pipeline.tools.bench import bench_layout, bench_posts, models_only_rate
 
     console = Console()
     densities = [float(d) for d in density.split(",")]
     if models_only:
-        from pipeline.watchlist import WatchList
+        from pipeline.ingest.watchlist import WatchList
 
         watchlist = WatchList.load(settings.watchlist_file())
         table = Table("posts/subject-min", "posts", "signal reports", "posts/s (models only)")
@@ -380,7 +380,7 @@ async def simulate(
 
     from rich.table import Table
 
-    from pipeline.simulate import SUBJECTS, SimulationConfig, write_simulation
+    from pipeline.tools.simulate import SUBJECTS, SimulationConfig, write_simulation
 
     config = SimulationConfig(
         seed=seed,
@@ -418,7 +418,7 @@ async def simulate(
 async def report(self: Any, alert_id: str, out: Path | None) -> None:
     """Post-mortem of a crisis as an HTML page: its timeline against the baseline, origin and
     platforms, reach, opinion leaders, alert events and evidence (from the topics)."""
-    from pipeline.report import fetch_crisis, render_report
+    from pipeline.tools.report import fetch_crisis, render_report
 
     console = Console(stderr=True)
     alerts, reports = await fetch_crisis(settings, alert_id)

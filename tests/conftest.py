@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import LocalBroker, free_port
-from pipeline.settings import Settings
+from pipeline.runtime.broker import LocalBroker, free_port
+from pipeline.runtime.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from pipeline.kafka import ensure_topics, topic_names
-from pipeline.settings import Settings
-from pipeline.worker_process import WorkerProcess
+from pipeline.runtime.kafka import ensure_topics, topic_names
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess
 
 StartWorker = Callable[[Settings], Awaitable[WorkerProcess]]
 

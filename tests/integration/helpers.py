@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 from aiokafka import TopicPartition
 
-from pipeline.kafka import make_consumer
-from pipeline.settings import Settings
-from pipeline.worker_process import WorkerProcess
+from pipeline.runtime.kafka import make_consumer
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess
 
 T0 = datetime(2015, 2, 20, 10, 0, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """Crisis alerts through a real broker, read back from the alert topic as an ops team would.
 
-The reference is the same model code run in one process (pipeline.offline): through Kafka, with
-batching, tables and a restart in the middle, the alert events must be exactly the same."""
+The reference is the same model code run in one process (pipeline.tools.offline): through Kafka,
+with batching, tables and a restart in the middle, the alert events must be exactly the same."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pipeline.alert_feed import follow_alerts
-from pipeline.offline import run_offline
-from pipeline.produce import produce_raw, produce_to
-from pipeline.scenario import crisis_scenario, encoded
-from pipeline.settings import Settings
-from pipeline.watchlist import WatchList
-from pipeline.worker_process import WorkerProcess
+from pipeline.ingest.watchlist import WatchList
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess
+from pipeline.tools.alert_feed import follow_alerts
+from pipeline.tools.offline import run_offline
+from pipeline.tools.produce import produce_raw, produce_to
+from pipeline.tools.scenario import crisis_scenario, encoded
 from schemas import Alert
 
 from .conftest import StartWorker

@@ -9,10 +9,10 @@ from datetime import datetime
 import orjson
 import pytest
 
-from pipeline.bench import SUBJECT_HANDLES, bench_layout, bench_posts, models_only_rate
-from pipeline.offline import run_offline
-from pipeline.settings import Settings
-from pipeline.watchlist import WatchList
+from pipeline.ingest.watchlist import WatchList
+from pipeline.runtime.settings import Settings
+from pipeline.tools.bench import SUBJECT_HANDLES, bench_layout, bench_posts, models_only_rate
+from pipeline.tools.offline import run_offline
 
 
 @pytest.mark.parametrize("per_minute", [1.0, 100.0])

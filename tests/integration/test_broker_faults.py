@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import LocalBroker, free_port
-from pipeline.kafka import ensure_topics, topic_names
-from pipeline.produce import produce_raw
-from pipeline.settings import Settings
-from pipeline.worker_process import WorkerProcess, wait_until_settled
+from pipeline.runtime.broker import LocalBroker, free_port
+from pipeline.runtime.kafka import ensure_topics, topic_names
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess, wait_until_settled
+from pipeline.tools.produce import produce_raw
 from schemas import Alert
 
 from .conftest import StartWorker

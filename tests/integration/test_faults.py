@@ -1,6 +1,6 @@
 """Faults against a real broker: a worker killed mid-stream, and an unreachable webhook (the
 broker going away and coming back is in test_broker_faults.py). The reference for alerts is the
-same model code run in one process (pipeline.offline), as in test_alerts.py."""
+same model code run in one process (pipeline.tools.offline), as in test_alerts.py."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import time
 import orjson
 import pytest
 
-from pipeline.broker import free_port
-from pipeline.kafka import topic_names
-from pipeline.offline import run_offline
-from pipeline.produce import produce_raw, produce_to
-from pipeline.scenario import crisis_scenario, encoded
-from pipeline.settings import Settings
-from pipeline.watchlist import WatchList
-from pipeline.worker_process import wait_until_settled
+from pipeline.ingest.watchlist import WatchList
+from pipeline.runtime.broker import free_port
+from pipeline.runtime.kafka import topic_names
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import wait_until_settled
+from pipeline.tools.offline import run_offline
+from pipeline.tools.produce import produce_raw, produce_to
+from pipeline.tools.scenario import crisis_scenario, encoded
 from schemas import Alert
 
 from .conftest import StartWorker

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.kafka import make_producer, topic_names
-from pipeline.settings import Settings
-from pipeline.validation import Limits, Rejection, validate_raw
-from pipeline.worker_process import wait_until_settled
+from pipeline.ingest.validation import Limits, Rejection, validate_raw
+from pipeline.runtime.kafka import make_producer, topic_names
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import wait_until_settled
 from schemas import REASONS, DeadLetter, SubjectPost
 
 from .conftest import StartWorker

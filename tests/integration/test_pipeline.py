@@ -7,8 +7,8 @@ import base64
 import orjson
 import pytest
 
-from pipeline.produce import produce_raw
-from pipeline.settings import Settings
+from pipeline.runtime.settings import Settings
+from pipeline.tools.produce import produce_raw
 from schemas import DeadLetter
 
 from .conftest import StartWorker

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.broker import free_port, wait_for_port
-from pipeline.produce import produce_raw
-from pipeline.scenario import crisis_scenario, encoded
-from pipeline.settings import Settings
-from pipeline.worker_process import wait_until_settled
+from pipeline.runtime.broker import free_port, wait_for_port
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import wait_until_settled
+from pipeline.tools.produce import produce_raw
+from pipeline.tools.scenario import crisis_scenario, encoded
 
 from .conftest import StartWorker
 

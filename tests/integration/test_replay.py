@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.offline import run_offline
-from pipeline.produce import produce_raw
-from pipeline.replay import run_replay
-from pipeline.scenario import crisis_scenario, encoded
-from pipeline.settings import Settings
-from pipeline.sources import event_time_key
-from pipeline.watchlist import WatchList
+from pipeline.ingest.watchlist import WatchList
+from pipeline.runtime.settings import Settings
+from pipeline.tools.offline import run_offline
+from pipeline.tools.produce import produce_raw
+from pipeline.tools.replay import run_replay
+from pipeline.tools.scenario import crisis_scenario, encoded
+from pipeline.tools.sources import event_time_key
 
 from .helpers import read_topic
 

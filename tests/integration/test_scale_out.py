@@ -7,14 +7,14 @@ import asyncio
 
 import pytest
 
-from pipeline.alert_feed import follow_alerts
-from pipeline.broker import free_port
-from pipeline.offline import run_offline
-from pipeline.produce import produce_raw
-from pipeline.scenario import crisis_scenario, encoded
-from pipeline.settings import Settings
-from pipeline.watchlist import WatchList
-from pipeline.worker_process import WorkerProcess
+from pipeline.ingest.watchlist import WatchList
+from pipeline.runtime.broker import free_port
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess
+from pipeline.tools.alert_feed import follow_alerts
+from pipeline.tools.offline import run_offline
+from pipeline.tools.produce import produce_raw
+from pipeline.tools.scenario import crisis_scenario, encoded
 from schemas import Alert
 
 from .conftest import StartWorker

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.produce import produce_raw
-from pipeline.settings import Settings
-from pipeline.worker_process import WorkerProcess
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess
+from pipeline.tools.produce import produce_raw
 
 from .conftest import StartWorker
 from .helpers import metric, post, wait_for

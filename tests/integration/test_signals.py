@@ -8,10 +8,10 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from pipeline.produce import produce_raw, produce_to
-from pipeline.sentiment import SentimentModel
-from pipeline.settings import Settings
-from pipeline.signals import SignalsConfig, SubjectSignalsModel
+from pipeline.models.sentiment import SentimentModel
+from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
+from pipeline.runtime.settings import Settings
+from pipeline.tools.produce import produce_raw, produce_to
 from schemas import DeadLetter, SubjectPost
 from schemas.signals import SubjectSignals
 

@@ -1,0 +1,202 @@
+"""One subject's online signals: sentiment vs baseline, stories and origin, spread, leaders.
+
+Plain Python over the models of sentiment.py, story_index.py, volume.py, reach_forecast.py and
+leaders.py, river style:
+``learn_one(post, score)`` takes one post (a dict shaped like schemas.Post) and its sentiment
+score, and returns the reports (SubjectSignals as JSON dicts) of the event-time intervals it
+completed. The state is one JSON-able dict per component (``state_parts``), so the agent can
+keep each in a table key of its own and write it once per batch.
+
+Reports come at interval boundaries of event time: a post in a later interval than the last
+one first closes that last interval, and the report describes the state at its end (everything
+up to, not including, the post that crossed). Intervals without posts have no report. The
+same stream in the same order gives the same reports at any speed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.models.leaders import AuthorInfluence, LeaderConfig
+from pipeline.models.reach_forecast import ForecastConfig, ReachForecaster
+from pipeline.models.sentiment import BaselineConfig, SentimentBaseline, SentimentScore
+from pipeline.models.story_index import StoryConfig, StoryTracker
+from pipeline.models.volume import SpreadConfig, SubjectSpread
+from schemas.signals import (
+    Leader,
+    PostRef,
+    ReachForecast,
+    SentimentSignal,
+    SpreadSignal,
+    StorySignal,
+)
+
+PARTS = ("meta", "stories", "leaders", "spread", "sentiment")
+# The schema's fields: a report carries exactly these (the models' own dicts hold more).
+SENTIMENT_FIELDS = frozenset(SentimentSignal.model_fields)
+SPREAD_FIELDS = frozenset(SpreadSignal.model_fields)
+POST_REF_FIELDS = tuple(PostRef.model_fields)
+FORECAST_FIELDS = tuple(ReachForecast.model_fields)
+LEADER_FIELDS = tuple(Leader.model_fields)
+#: Story fields copied as they are; the others are computed per report.
+STORY_FIELDS = tuple(
+    f
+    for f in StorySignal.model_fields
+    if f not in ("first_post", "velocity", "negative_share", "forecast", "leaders")
+)
+
+
+@dataclass(frozen=True)
+class SignalsConfig:
+    #: Event-time interval between reports.
+    interval_seconds: int = 60
+    top_stories: int = 5
+    leaders_per_story: int = 3
+    top_leaders: int = 5
+    #: Bounds per subject (see the README's memory section): they keep each table value small.
+    stories: StoryConfig = field(
+        default_factory=lambda: StoryConfig(max_active_stories=50, max_recent_posts=2_000)
+    )
+    leaders: LeaderConfig = field(default_factory=lambda: LeaderConfig(max_authors=1_000))
+    spread: SpreadConfig = field(default_factory=SpreadConfig)
+    sentiment: BaselineConfig = field(default_factory=BaselineConfig)
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+
+
+def _event_time(post: dict[str, Any]) -> float:
+    value = post["created_at"]
+    return (
+        value.timestamp()
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(value).timestamp()
+    )
+
+
+class SubjectSignalsModel:
+    def __init__(
+        self,
+        subject: str,
+        config: SignalsConfig,
+        parts: dict[str, dict[str, Any] | None] | None = None,
+    ) -> None:
+        parts = parts or {}
+        self.subject = subject
+        self.config = config
+        self.meta: dict[str, Any] = parts.get("meta") or {
+            "interval": None,
+            "posts": 0,
+            "duplicates": 0,
+            # story id -> [posts, negative posts], for the stories still active
+            "story_sentiment": {},
+        }
+        self.stories = StoryTracker(subject, config.stories, parts.get("stories"))
+        self.leaders = AuthorInfluence(config.leaders, parts.get("leaders"))
+        self.spread = SubjectSpread(config.spread, parts.get("spread"))
+        self.sentiment = SentimentBaseline(config.sentiment, parts.get("sentiment"))
+        self.forecaster = ReachForecaster(config.forecast)
+
+    def state_parts(self) -> dict[str, dict[str, Any]]:
+        return {
+            "meta": self.meta,
+            "stories": self.stories.state,
+            "leaders": self.leaders.state,
+            "spread": self.spread.state,
+            "sentiment": self.sentiment.state,
+        }
+
+    def learn_one(self, post: dict[str, Any], score: SentimentScore) -> list[dict[str, Any]]:
+        ts = _event_time(post)
+        meta = self.meta
+        interval = int(ts // self.config.interval_seconds)
+        reports = []
+        if meta["interval"] is None:
+            meta["interval"] = interval
+        elif interval > meta["interval"]:
+            # The interval that just completed: the last one that had posts.
+            reports.append(self.report((meta["interval"] + 1) * self.config.interval_seconds))
+            meta["interval"] = interval
+
+        parent = post.get("repost_of") or post.get("quote_of") or post.get("reply_to")
+        parent_author = self.stories.author_of(parent) if parent else None
+        update = self.stories.learn_one(post)
+        if update.duplicate:  # at-least-once redelivery: already counted everywhere
+            meta["duplicates"] += 1
+            return reports
+        author = post["author"]
+        self.leaders.learn_one(post, parent_author)
+        self.spread.learn_one(ts, author["id"], int(author.get("followers", 0)), post["platform"])
+        self.sentiment.learn_one(ts, score)
+        meta["posts"] += 1
+        story_sentiment = meta["story_sentiment"]
+        counts = story_sentiment.setdefault(update.story_id, [0, 0])
+        counts[0] += 1
+        counts[1] += score.label == "negative"
+        for closed in update.closed:
+            story_sentiment.pop(closed, None)
+        return reports
+
+    def report(self, as_of: float) -> dict[str, Any]:
+        """The signals as of ``as_of`` (event time, epoch seconds): a SubjectSignals record as
+        its JSON dict, built field by field (validating a pydantic model per report was a
+        tenth of a worker's time; tests validate these dicts against the schema)."""
+        cfg = self.config
+        story_sentiment = self.meta["story_sentiment"]
+        scores: dict[str, float] = {}  # author influence, scored once per report
+        # Subject leaders are ranked among the authors carrying the top stories: ranking every
+        # tracked author on every report costs O(authors), and these are what matters.
+        carrying: set[str] = set()
+        stories = []
+        for story in self.stories.stories(top=cfg.top_stories, hot_at=as_of):
+            posts, negative = story_sentiment.get(story["story_id"], [0, 0])
+            forecast = self.forecaster.predict_one(
+                story["reach_points"],
+                now=as_of,
+                reach_so_far=story["reach"],
+                count_so_far=story["posts"],
+            )
+            authors = self.stories.story_authors(story["story_id"])
+            carrying.update(authors)
+            fields = {k: story[k] for k in STORY_FIELDS}
+            fields["first_post"] = {k: story["first_post"][k] for k in POST_REF_FIELDS}
+            fields["velocity"] = _story_velocity(story["per_minute"], as_of)
+            fields["negative_share"] = negative / posts if posts else 0.0
+            fields["forecast"] = _finite({k: forecast[k] for k in FORECAST_FIELDS})
+            fields["leaders"] = _leaders(
+                self.leaders.leaders(authors, k=cfg.leaders_per_story, scores=scores)
+            )
+            stories.append(fields)
+        return {
+            "schema_version": 1,
+            "subject": self.subject,
+            "as_of": datetime.fromtimestamp(as_of, tz=UTC).isoformat().replace("+00:00", "Z"),
+            "interval_seconds": cfg.interval_seconds,
+            "posts": self.meta["posts"],
+            "sentiment": _finite(
+                {k: v for k, v in self.sentiment.score_one().items() if k in SENTIMENT_FIELDS}
+            ),
+            "spread": _finite(
+                {k: v for k, v in self.spread.score_one().items() if k in SPREAD_FIELDS}
+            ),
+            "stories": stories,
+            "leaders": _leaders(self.leaders.leaders(carrying, k=cfg.top_leaders, scores=scores)),
+        }
+
+
+def _leaders(leaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: leader[k] for k in LEADER_FIELDS} for leader in leaders]
+
+
+def _story_velocity(per_minute: list[list[int]], as_of: float) -> float:
+    """Posts per minute over the 5 minutes of event time before ``as_of``."""
+    start = as_of - 5 * 60
+    return sum(n for minute, n in per_minute if start <= minute < as_of) / 5.0
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    # JSON has no infinity: guarded ratios should not produce one, but never emit it.
+    return {
+        k: (0.0 if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
+    }

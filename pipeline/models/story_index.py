@@ -1,0 +1,453 @@
+"""Story index: streaming first-story detection for one subject's posts (crisis steps 2 and 3).
+
+``StoryTracker.learn_one(post)`` puts each post in a story, in this order of preference:
+
+1. cascade: its parent (``repost_of``, else ``quote_of``, else ``reply_to``) is a recent post of
+   an active story, so it joins that story;
+2. same text: its MinHash signature (word shingles of the normalised text) shares an LSH band
+   with a recent active story's and the estimated Jaccard similarity reaches the threshold;
+3. otherwise it opens a new story, whose id is a BLAKE2b hash of (subject, first post id), so
+   the same stream gives the same ids in any process.
+
+Per post the work is constant: one hash per shingle, ``minhash_bands`` bucket look-ups and a
+similarity check per candidate in those buckets, never a scan of all stories.
+
+Cascade rule: a post's *root* is its earliest known ancestor: the parent's root when the parent
+is in the recent-post map, else the parent id itself (the best root we know of; the parent was
+never seen or has been forgotten), else the post itself. Depth counts hops from that root, so a
+post whose parent is unknown has depth 1. A story's ``cascade_root`` is the root of its first
+post (the member with the earliest event time). ``breadth`` is the largest number of direct
+children any one post of the story has (a star-shaped cascade is broad, a chain is deep); it
+counts children seen while the parent was still in the recent-post map, so it is a floor.
+
+Everything runs on event time. The tracker's watermark is the largest event time seen; a story
+with no post for more than ``story_ttl_seconds`` before the watermark is closed (its summary is
+kept in a short ``closed`` list). Stories are kept in least-recently-updated order, so expiry and
+eviction of the stalest story (beyond ``max_active_stories``) look at the front only; with posts
+slightly out of order, expiry of a story may wait until the ones updated before it go.
+
+Memory per subject: O(max_active_stories * (signatures_per_story * signature + author cap +
+reach points + velocity minutes)) plus the recent-post map (``max_recent_posts`` entries) and
+``max_closed_stories`` summaries. The LSH bucket index is derived: it is rebuilt from the state
+in ``__init__`` (O(stories * bands)), so keep one tracker object per subject alive between posts
+and construct it from the state only after a restart or rebalance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from bisect import bisect_left
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.models.story_summary import hottest, iso, summarize
+from pipeline.models.story_text import (
+    MAX_PERMUTATIONS,
+    STOP_WORDS,
+    content_words,
+    minhash,
+    similarity,
+)
+from schemas.post import parse_event_time
+
+STATE_VERSION = 1
+# A joining post whose text is at least this similar to one of the story's representative
+# signatures adds nothing new to match against, so it does not become one.
+NEAR_DUPLICATE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class StoryConfig:
+    #: Estimated Jaccard similarity (of shingle sets) at or above which a post joins a story.
+    similarity_threshold: float = 0.5
+    #: Words per shingle; 2 keeps word order, so a shared vocabulary alone is not enough.
+    shingle_size: int = 2
+    #: LSH banding: bands * rows MinHash values (at most 32). 16 x 2 makes a pair at similarity
+    #: 0.5 a candidate with probability 0.99 and one at 0.2 with 0.48 (then rejected).
+    minhash_bands: int = 16
+    minhash_rows: int = 2
+    #: Posts with fewer content words get no signature: "lol" must not merge stories.
+    min_similarity_tokens: int = 3
+    #: Drop common English words, and the subject's own name (it is in nearly every post).
+    stop_words: bool = True
+    ignore_subject_words: bool = True
+    #: Signatures a story is matched against: its first post's plus the newest distinct ones.
+    signatures_per_story: int = 3
+    #: A story with no post for this long (event time) before the watermark is closed.
+    story_ttl_seconds: int = 6 * 3600
+    max_active_stories: int = 200
+    max_closed_stories: int = 20
+    #: Recent post id -> story map, for cascades and ``author_of``; oldest entries go first.
+    max_recent_posts: int = 5_000
+    #: Distinct authors remembered per story; past it unique_authors and audience are floors.
+    max_authors_per_story: int = 200
+    #: Recent (event time, followers) points per story, for a reach forecaster (which gets the
+    #: story's totals, ``posts`` and ``reach``, for the posts beyond these).
+    reach_points: int = 200
+    #: Per-minute post counts kept per story (up to its newest post's minute), for velocity.
+    velocity_minutes: int = 60
+    #: A story is widespread once it reaches 2 platforms or this many distinct authors.
+    widespread_authors: int = 10
+    text_chars: int = 280
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.similarity_threshold <= 1.0:
+            raise ValueError("similarity_threshold must be in (0, 1]")
+        if self.minhash_bands * self.minhash_rows > MAX_PERMUTATIONS:
+            raise ValueError(f"minhash_bands * minhash_rows must be at most {MAX_PERMUTATIONS}")
+        positive = (
+            "shingle_size minhash_bands minhash_rows signatures_per_story story_ttl_seconds "
+            "max_active_stories max_recent_posts max_authors_per_story reach_points "
+            "velocity_minutes widespread_authors text_chars"
+        )
+        for name in positive.split():
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_closed_stories < 0 or self.min_similarity_tokens < 1:
+            raise ValueError("max_closed_stories must be >= 0, min_similarity_tokens >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUpdate:
+    story_id: str
+    is_new_story: bool
+    #: This post's cascade depth (hops from its earliest known ancestor).
+    depth: int
+    #: The story's summary after this post (see ``StoryTracker.story``).
+    story: dict[str, Any]
+    #: The post was already counted (at-least-once redelivery): nothing changed.
+    duplicate: bool = False
+    #: Stories closed (expired or evicted) while handling this post.
+    closed: tuple[str, ...] = ()
+
+
+def story_id_for(subject: str, first_post_id: str) -> str:
+    """Deterministic story id: the same first post of the same subject, the same id."""
+    key = f"{subject}\x1f{first_post_id}".encode()
+    return hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+def _parent_id(post: dict[str, Any]) -> str | None:
+    parent = post.get("repost_of") or post.get("quote_of") or post.get("reply_to")
+    return None if parent is None else str(parent)
+
+
+class StoryTracker:
+    """One subject's stories; ``state`` is a JSON-able dict owned by the caller."""
+
+    def __init__(
+        self, subject: str, config: StoryConfig | None = None, state: dict[str, Any] | None = None
+    ) -> None:
+        self.subject = subject
+        self.config = cfg = config or StoryConfig()
+        self.state: dict[str, Any] = state if state else self._empty_state()
+        if self.state.get("version") != STATE_VERSION:
+            raise ValueError(f"story state version {self.state.get('version')!r} not supported")
+        stop = STOP_WORDS if cfg.stop_words else frozenset()
+        if cfg.ignore_subject_words:
+            stop = stop | set(content_words(subject, frozenset()))
+        self._stop_words = frozenset(stop)
+        self._unpack = struct.Struct(f"<{cfg.minhash_bands * cfg.minhash_rows}H").unpack
+        # Derived, not stored: (band, values) -> {story id: signatures of it in the bucket}, and
+        # each story's decoded signatures.
+        self._buckets: dict[tuple[int, tuple[int, ...]], dict[str, int]] = {}
+        self._signatures: dict[str, list[tuple[int, ...]]] = {}
+        for sid, story in self.state["stories"].items():
+            for encoded in story["signatures"]:
+                self._index(sid, self._decode(encoded))
+
+    @staticmethod
+    def _empty_state() -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "watermark": None,
+            "stories": {},  # story id -> story, least recently updated first
+            "posts": {},  # post id -> [story id, depth, author id, root id or None, children]
+            "closed": [],
+            "stats": {"posts": 0, "duplicates": 0, "opened": 0, "expired": 0, "evicted": 0},
+        }
+
+    # -- learning -------------------------------------------------------------------------------
+
+    def learn_one(self, post: dict[str, Any]) -> StoryUpdate:
+        cfg = self.config
+        state = self.state
+        stories: dict[str, dict[str, Any]] = state["stories"]
+        recent: dict[str, list[Any]] = state["posts"]
+        post_id = str(post["id"])
+        seen = recent.get(post_id)
+        if seen is not None:  # counted already (at-least-once delivery brought it again)
+            return self._duplicate(seen[0], seen[1])
+        ts = parse_event_time(post["created_at"]).timestamp()
+        if state["watermark"] is None or ts > state["watermark"]:
+            state["watermark"] = ts
+        closed = self._expire(state["watermark"])
+
+        parent_id = _parent_id(post)
+        parent = None if parent_id is None else recent.get(parent_id)
+        depth, root = 0, post_id
+        if parent_id is not None:  # an unknown parent is the best root we know of
+            depth, root = (
+                (1, parent_id) if parent is None else (parent[1] + 1, parent[3] or parent_id)
+            )
+        words = content_words(post.get("text") or "", self._stop_words)
+        signature = None
+        if len(words) >= cfg.min_similarity_tokens:
+            perms = cfg.minhash_bands * cfg.minhash_rows
+            signature = minhash(words, cfg.shingle_size, perms)
+
+        story_id: str | None = None
+        children = 0
+        if parent is not None and parent[0] in stories:
+            story_id = parent[0]
+            parent[4] += 1
+            children = parent[4]
+        elif signature is not None:
+            story_id = self._most_similar(signature)
+        is_new = story_id is None
+        if story_id is None:
+            story_id = story_id_for(self.subject, post_id)
+            if story_id in stories:  # its first post again, forgotten by the recent-post map
+                return self._duplicate(story_id, depth, closed)
+            closed.extend(self._make_room())
+            stories[story_id] = self._new_story(story_id, post, ts, root)
+            state["stats"]["opened"] += 1
+        else:
+            stories[story_id] = stories.pop(story_id)  # now the most recently updated
+        story = stories[story_id]
+        self._add_post(story, post, ts, root, depth, children)
+        if signature is not None:
+            self._add_signature(story_id, story, signature)
+
+        # A root post is its own root: stored as None, as this map is most of the state.
+        stored_root = None if root == post_id else root
+        recent[post_id] = [story_id, depth, str(post["author"]["id"]), stored_root, 0]
+        while len(recent) > cfg.max_recent_posts:
+            del recent[next(iter(recent))]
+        state["stats"]["posts"] += 1
+        return StoryUpdate(story_id, is_new, depth, self._summary(story), closed=tuple(closed))
+
+    def _duplicate(self, story_id: str, depth: int, closed: list[str] | None = None) -> StoryUpdate:
+        state = self.state
+        state["stats"]["duplicates"] += 1
+        story = state["stories"].get(story_id)
+        if story is not None:
+            summary = self._summary(story)
+        else:  # its story has closed: the closed summary if still kept
+            kept = (s for s in reversed(state["closed"]) if s["story_id"] == story_id)
+            summary = dict(next(kept, {"story_id": story_id, "subject": self.subject}))
+        return StoryUpdate(story_id, False, depth, summary, True, tuple(closed or ()))
+
+    def _new_story(
+        self, story_id: str, post: dict[str, Any], ts: float, root: str
+    ) -> dict[str, Any]:
+        return {
+            "id": story_id,
+            "first_post": self._first_post(post, ts),
+            "first_ts": ts,
+            "root": root,
+            "platforms": [],  # [platform, first seen], in order of first seen
+            "posts": 0,
+            "authors": {},  # author id -> followers, at most max_authors_per_story
+            "authors_capped": False,
+            "audience": 0,
+            "depth": 0,
+            "breadth": 0,
+            "last_ts": ts,
+            "reach": 0,  # followers summed over every post (an author posting twice counts twice)
+            "reach_points": [],  # [event time, followers], in arrival order, newest last
+            "per_minute": [],  # [minute start, posts], oldest first
+            "signatures": [],  # hex MinHash signatures, first post's first
+        }
+
+    def _first_post(self, post: dict[str, Any], ts: float) -> dict[str, Any]:
+        author = post["author"]
+        return {
+            "id": str(post["id"]),
+            "platform": post["platform"],
+            "author_id": str(author["id"]),
+            "author_handle": author.get("handle"),
+            "followers": int(author.get("followers") or 0),
+            "created_at": iso(ts),
+            "text": (post.get("text") or "")[: self.config.text_chars],
+        }
+
+    def _add_post(
+        self,
+        story: dict[str, Any],
+        post: dict[str, Any],
+        ts: float,
+        root: str,
+        depth: int,
+        children: int,
+    ) -> None:
+        cfg = self.config
+        story["posts"] += 1
+        if ts < story["first_ts"]:  # an earlier post arrived late: it is the origin
+            story["first_post"] = self._first_post(post, ts)
+            story["first_ts"] = ts
+            story["root"] = root
+        story["last_ts"] = max(story["last_ts"], ts)
+        story["depth"] = max(story["depth"], depth)
+        story["breadth"] = max(story["breadth"], children)
+
+        author_id = str(post["author"]["id"])
+        followers = int(post["author"].get("followers") or 0)
+        authors = story["authors"]
+        if author_id not in authors:
+            if len(authors) < cfg.max_authors_per_story:
+                authors[author_id] = followers
+                story["audience"] += followers
+            else:
+                story["authors_capped"] = True
+
+        platforms = story["platforms"]
+        for entry in platforms:
+            if entry[0] == post["platform"]:
+                entry[1] = min(entry[1], ts)
+                break
+        else:
+            platforms.append([post["platform"], ts])
+        platforms.sort(key=lambda entry: entry[1])  # stable: first arrival wins ties
+
+        story["reach"] += followers
+        points = story["reach_points"]
+        points.append([ts, followers])
+        if len(points) > cfg.reach_points:
+            del points[0]
+        self._count_minute(story["per_minute"], int(ts // 60) * 60)
+
+    def _count_minute(self, per_minute: list[list[int]], minute: int) -> None:
+        span = self.config.velocity_minutes * 60
+        if not per_minute or minute > per_minute[-1][0]:
+            per_minute.append([minute, 1])
+            while per_minute[0][0] <= minute - span:
+                del per_minute[0]
+        elif minute > per_minute[-1][0] - span:  # late, but still within the kept minutes
+            i = bisect_left(per_minute, minute, key=lambda entry: entry[0])
+            if per_minute[i][0] == minute:
+                per_minute[i][1] += 1
+            else:
+                per_minute.insert(i, [minute, 1])
+
+    # -- similarity -----------------------------------------------------------------------------
+
+    def _decode(self, encoded: str) -> tuple[int, ...]:
+        return self._unpack(bytes.fromhex(encoded))
+
+    def _band_keys(self, signature: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
+        rows = self.config.minhash_rows
+        return [(b, signature[b * rows : (b + 1) * rows]) for b in range(self.config.minhash_bands)]
+
+    def _index(self, story_id: str, signature: tuple[int, ...]) -> None:
+        self._signatures.setdefault(story_id, []).append(signature)
+        for key in self._band_keys(signature):
+            bucket = self._buckets.setdefault(key, {})
+            bucket[story_id] = bucket.get(story_id, 0) + 1
+
+    def _unindex(self, story_id: str, signature: tuple[int, ...]) -> None:
+        self._signatures[story_id].remove(signature)
+        for key in self._band_keys(signature):
+            bucket = self._buckets[key]
+            bucket[story_id] -= 1
+            if not bucket[story_id]:
+                del bucket[story_id]
+                if not bucket:
+                    del self._buckets[key]
+
+    def _most_similar(self, signature: tuple[int, ...]) -> str | None:
+        stories = self.state["stories"]
+        checked: set[str] = set()
+        best: tuple[float, float, str] | None = None
+        for key in self._band_keys(signature):
+            for story_id in self._buckets.get(key, ()):
+                if story_id in checked:
+                    continue
+                checked.add(story_id)
+                score = max(similarity(signature, s) for s in self._signatures[story_id])
+                if score >= self.config.similarity_threshold:
+                    # Explicit tie-break (then the most recent, then the id): bucket order is
+                    # not part of the state, so it must not decide anything.
+                    candidate = (score, stories[story_id]["last_ts"], story_id)
+                    if best is None or candidate > best:
+                        best = candidate
+        return None if best is None else best[2]
+
+    def _add_signature(
+        self, story_id: str, story: dict[str, Any], signature: tuple[int, ...]
+    ) -> None:
+        known = self._signatures.get(story_id, [])
+        if any(similarity(signature, s) >= NEAR_DUPLICATE for s in known):
+            return
+        encoded: list[str] = story["signatures"]
+        if len(encoded) >= self.config.signatures_per_story:
+            if len(encoded) == 1:
+                return
+            # Keep the first post's signature; the oldest of the others makes way.
+            self._unindex(story_id, self._decode(encoded.pop(1)))
+        encoded.append(struct.pack(f"<{len(signature)}H", *signature).hex())
+        self._index(story_id, signature)
+
+    # -- expiry ---------------------------------------------------------------------------------
+
+    def _expire(self, watermark: float) -> list[str]:
+        stories = self.state["stories"]
+        closed = []
+        while stories:
+            story_id = next(iter(stories))
+            if watermark - stories[story_id]["last_ts"] <= self.config.story_ttl_seconds:
+                break
+            closed.append(self._close(story_id, "expired"))
+        return closed
+
+    def _make_room(self) -> list[str]:
+        stories = self.state["stories"]
+        closed = []
+        while len(stories) >= self.config.max_active_stories:
+            closed.append(self._close(next(iter(stories)), "evicted"))
+        return closed
+
+    def _close(self, story_id: str, reason: str) -> str:
+        state = self.state
+        story = state["stories"].pop(story_id)
+        for signature in list(self._signatures.get(story_id, [])):
+            self._unindex(story_id, signature)
+        self._signatures.pop(story_id, None)
+        state["stats"][reason] += 1
+        if self.config.max_closed_stories:
+            summary = self._summary(story, series=False)
+            summary.update(closed=reason, closed_at=iso(state["watermark"]))
+            state["closed"].append(summary)
+            if len(state["closed"]) > self.config.max_closed_stories:
+                del state["closed"][0]
+        return story_id
+
+    # -- reading --------------------------------------------------------------------------------
+    def _summary(self, story: dict[str, Any], series: bool = True) -> dict[str, Any]:
+        return summarize(story, self.subject, self.config.widespread_authors, series)
+
+    def stories(self, top: int | None = None, hot_at: float | None = None) -> list[dict[str, Any]]:
+        """Summaries of the active stories, most posts first; with ``hot_at`` (event time,
+        epoch seconds), those with the most posts in the 5 minutes before it first (what is
+        moving now, ahead of yesterday's big story). Only the ``top`` are summarised."""
+        chosen = hottest(self.state["stories"].values(), top, hot_at)
+        return [self._summary(story) for story in chosen]
+
+    def story(self, story_id: str) -> dict[str, Any] | None:
+        story = self.state["stories"].get(story_id)
+        return None if story is None else self._summary(story)
+
+    def story_authors(self, story_id: str) -> list[str]:
+        """Author ids of an active story (at most max_authors_per_story), first seen first."""
+        story = self.state["stories"].get(story_id)
+        return [] if story is None else list(story["authors"])
+
+    def closed_stories(self) -> list[dict[str, Any]]:
+        """Summaries (without the series) of the most recently closed stories, oldest first."""
+        return list(self.state["closed"])
+
+    def author_of(self, post_id: str) -> str | None:
+        """Author of a recent post (the recent-post map): who a reply or repost was aimed at."""
+        entry = self.state["posts"].get(str(post_id))
+        return None if entry is None else entry[2]

@@ -1,0 +1,77 @@
+"""Story summaries: what a reader of one subject's stories sees (origin, spread, reach).
+
+Pure functions on a story's state (the dicts ``StoryTracker`` in ``story_index.py`` keeps), so
+that the tracker's learning path and what reports read stay apart.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def summarize(
+    story: dict[str, Any], subject: str, widespread_authors: int, series: bool = True
+) -> dict[str, Any]:
+    """One story's summary: first post, origin platform, initiator, cascade root, platforms in
+    the order reached, size; with ``series``, its recent reach points and per-minute counts."""
+    first = dict(story["first_post"])
+    authors = len(story["authors"])
+    platforms = [{"platform": p, "first_seen": iso(t)} for p, t in story["platforms"]]
+    widespread = len(platforms) >= 2 or authors >= widespread_authors
+    summary = {
+        "story_id": story["id"],
+        "subject": subject,
+        "first_post": first,
+        "origin_platform": first["platform"],
+        "initiator": {
+            "id": first["author_id"],
+            "handle": first["author_handle"],
+            "followers": first["followers"],
+        },
+        "cascade_root": story["root"],
+        "platforms": platforms,
+        "posts": story["posts"],
+        "unique_authors": authors,
+        "audience": story["audience"],
+        "reach": story["reach"],
+        "authors_capped": story["authors_capped"],
+        "depth": story["depth"],
+        "breadth": story["breadth"],
+        "started_at": first["created_at"],
+        "last_seen": iso(story["last_ts"]),
+        "spread": "widespread" if widespread else "isolated",
+    }
+    if series:
+        summary["reach_points"] = [[t, f] for t, f in story["reach_points"]]
+        summary["per_minute"] = [[m, n] for m, n in story["per_minute"]]
+    return summary
+
+
+def hottest(
+    stories: Iterable[dict[str, Any]], top: int | None = None, hot_at: float | None = None
+) -> list[dict[str, Any]]:
+    """The stories, most posts first; with ``hot_at`` (event time,
+    epoch seconds), those with the most posts in the 5 minutes before it first (what is
+    moving now, ahead of yesterday's big story). Only the ``top`` are kept."""
+
+    def recent(story: dict[str, Any]) -> int:
+        if hot_at is None:
+            return 0
+        start, total = hot_at - 300, 0
+        for minute, n in reversed(story["per_minute"]):  # oldest first: scan from the end
+            if minute < start:
+                break
+            total += n if minute < hot_at else 0
+        return total
+
+    def key(story: dict[str, Any]) -> tuple[int, int, float, str]:
+        return (-recent(story), -story["posts"], story["first_ts"], story["id"])
+
+    return sorted(stories, key=key) if top is None else heapq.nsmallest(top, stories, key=key)

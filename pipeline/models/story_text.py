@@ -1,0 +1,54 @@
+"""Story text: the normalised words of a post and their MinHash signature (story matching).
+
+A post's content words drop URLs, @handles, punctuation, 1-letter words and stop words; its
+signature is the MinHash of its word shingles, so the share of equal values estimates the Jaccard
+similarity of two posts' shingle sets (``StoryTracker``, in ``story_index.py``, indexes them
+with LSH).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from operator import eq
+
+# One 64-byte BLAKE2b digest per shingle gives 32 16-bit MinHash values. 16-bit values add a
+# 1/65536 chance of a false match per value: negligible next to the estimate's own error.
+MAX_PERMUTATIONS = 32
+
+_STOP_WORDS_TEXT = """
+    a about after again all also am an and any are as at be been before being but by can could
+    did do does doing for from had has have having he her here hers him his how if in into is it
+    its just me more most my no nor not now of off on once only or other our out over own same she
+    should so some such than that the their them then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you
+    your yours rt via amp
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"@\w+")
+_APOSTROPHE = re.compile(r"['\u2019]s\b|['\u2019]")  # "united's" -> "united", "can't" -> "cant"
+_WORD = re.compile(r"[^\W_]+")
+_UNPACK_DIGEST = struct.Struct(f"<{MAX_PERMUTATIONS}H").unpack  # little-endian on any machine
+
+
+def content_words(text: str, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
+    """Lower-cased words without URLs, @handles, punctuation, 1-letter words and stop words."""
+    text = _APOSTROPHE.sub("", _HANDLE.sub(" ", _URL.sub(" ", text.lower())))
+    return [w for w in _WORD.findall(text) if len(w) > 1 and w not in stop_words]
+
+
+def minhash(words: list[str], shingle_size: int, permutations: int) -> tuple[int, ...]:
+    """MinHash of the word shingles: per shingle one BLAKE2b digest read as 16-bit values."""
+    n = len(words) - shingle_size + 1
+    shingles = (
+        {" ".join(words[i : i + shingle_size]) for i in range(n)} if n > 1 else {" ".join(words)}
+    )
+    rows = [_UNPACK_DIGEST(hashlib.blake2b(s.encode(), digest_size=64).digest()) for s in shingles]
+    return tuple(map(min, zip(*rows, strict=True)))[:permutations]
+
+
+def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """Estimated Jaccard similarity: the share of equal MinHash values."""
+    return sum(map(eq, a, b)) / len(a)

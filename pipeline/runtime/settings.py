@@ -1,0 +1,239 @@
+"""Crisiswatch settings: the one typed object, and the only code that reads the environment.
+
+Every setting is a field of :class:`Settings`; its environment variable is the field name in
+upper case with the ``CRISISWATCH_`` prefix (``broker_url`` -> ``CRISISWATCH_BROKER_URL``).
+The local broker started by ``crisiswatch broker`` writes its address to
+``<state_dir>/broker.json``; when no broker URL is set, that address is used, so every other
+command finds the local broker without configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+if TYPE_CHECKING:
+    from pipeline.models.crisis import CrisisConfig
+
+ENV_PREFIX = "CRISISWATCH_"
+BROKER_STATE_FILE = "broker.json"
+DEFAULT_KAFKA_URL = "kafka://127.0.0.1:9092"
+PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
+
+BrokerProfile = Literal["tansu", "kafka"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- broker -------------------------------------------------------------------------
+    #: ``kafka://host:port[;host:port]``; empty means: the local broker's address, if running.
+    broker_url: str = ""
+    #: ``tansu`` applies the Tansu 0.6.0 workarounds (DESIGN.md); ``kafka`` for Apache Kafka.
+    broker_profile: BrokerProfile = "tansu"
+    #: Where local state lives: the local broker's address file, worker data.
+    state_dir: Path = Path(".crisiswatch")
+    #: Prefix of every topic name, for sharing a cluster (topics.py).
+    topic_prefix: str = ""
+    #: Faust application id: the consumer group and the prefix of table changelog topics.
+    app_id: str = "crisiswatch"
+    #: Partitions of the topics the pipeline creates (posts, alerts, dead letters, tables).
+    partitions: int = 4
+    #: Partitions of posts.raw. One keeps the arrival order of the whole input through ingest,
+    #: so that per-subject event-time windows see posts in the order they were sent and a replay
+    #: gives the same alerts as the live run; more scale ingest out but interleave partitions.
+    raw_partitions: int = 1
+    replication_factor: int = 1
+
+    # --- security (pipeline/runtime/security.py; every Kafka client: faust's and aiokafka's) ------
+    #: How clients talk to the brokers: SSL encrypts, SASL_* authenticates with a user name.
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username: str = ""
+    #: Kept out of repr (and so out of logs and exception text); passed to child workers.
+    sasl_password: str = field(default="", repr=False)
+    #: PEM files: the CA that signed the brokers' certificates (empty: the system's CAs), and
+    #: this client's certificate and key for mutual TLS.
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    # --- end of security ----------------------------------------------------------------
+
+    # --- input ---------------------------------------------------------------------------
+    #: TOML watch list of monitored subjects; empty means the packaged airline watch list.
+    watchlist_path: Path | None = None
+    #: A raw message larger than this is dead-lettered unread.
+    max_raw_bytes: int = 65_536
+    #: Post text longer than this (in characters) is dead-lettered.
+    max_text_chars: int = 10_000
+    #: Recent post ids remembered by each ingest worker to drop repeats (about 100 B each).
+    dedup_capacity: int = 200_000
+
+    # --- signals ---------------------------------------------------------------------------
+    #: Event-time interval between two signal reports of a subject.
+    signals_interval_seconds: int = 60
+
+    # --- crisis detector (pipeline/models/crisis.py; README "Crisis detection") ------------------
+    #: Score (0..1) at which a subject goes on watch; at which, in ``open_reports`` reports in
+    #: a row, a crisis opens; below which, for ``resolve_seconds`` of event time, it resolves.
+    crisis_watch_threshold: float = 0.30
+    crisis_open_threshold: float = 0.50
+    crisis_resolve_threshold: float = 0.25
+    crisis_open_reports: int = 2
+    crisis_resolve_seconds: int = 1800
+    #: A watch that stays below the watch threshold this long (event time) ends.
+    crisis_watch_reset_seconds: int = 900
+    #: Weights of the evidence terms in the score (normalised by their sum).
+    crisis_weight_volume: float = 0.30
+    crisis_weight_sentiment: float = 0.25
+    crisis_weight_spread: float = 0.15
+    crisis_weight_leaders: float = 0.10
+    crisis_weight_reach: float = 0.10
+    crisis_weight_anomaly: float = 0.10
+    #: A projected reach at or above this raises an alert's severity one level.
+    crisis_severity_reach: float = 1_000_000.0
+
+    # --- operations ------------------------------------------------------------------------
+    #: ``crisiswatch alerts --webhook``: per-request timeout, and attempts per alert.
+    webhook_timeout_seconds: float = 5.0
+    webhook_attempts: int = 5
+    #: Prometheus metrics address of a worker; port 0 disables the endpoint.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    #: Worker log level: crit, error, warn, info or debug.
+    log_level: str = "info"
+
+    # Environment the settings came from (not a setting; kept out of repr).
+    _env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``CRISISWATCH_*`` variables, then ``overrides``."""
+        env = dict(os.environ if environ is None else environ)
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name.startswith("_"):
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, raw, hints[f.name])
+        values.update(overrides)
+        return cls(_env=env, **values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def child_environment(self) -> dict[str, str]:
+        """Environment for a child process (a worker) that gets exactly these settings."""
+        env = {k: v for k, v in self._env.items() if not k.startswith(ENV_PREFIX)}
+        for f in fields(self):
+            if f.name.startswith("_"):
+                continue
+            value = getattr(self, f.name)
+            if value is not None:
+                env[ENV_PREFIX + f.name.upper()] = str(value)
+        return env
+
+    # --- derived values ----------------------------------------------------------------------
+
+    def crisis_config(self) -> CrisisConfig:
+        from pipeline.models.crisis import CrisisConfig
+        from pipeline.models.crisis_score import ScoreConfig
+
+        return CrisisConfig(
+            watch_threshold=self.crisis_watch_threshold,
+            open_threshold=self.crisis_open_threshold,
+            resolve_threshold=self.crisis_resolve_threshold,
+            open_reports=self.crisis_open_reports,
+            resolve_seconds=self.crisis_resolve_seconds,
+            watch_reset_seconds=self.crisis_watch_reset_seconds,
+            severity_reach=self.crisis_severity_reach,
+            score=ScoreConfig(
+                weight_volume=self.crisis_weight_volume,
+                weight_sentiment=self.crisis_weight_sentiment,
+                weight_spread=self.crisis_weight_spread,
+                weight_leaders=self.crisis_weight_leaders,
+                weight_reach=self.crisis_weight_reach,
+                weight_anomaly=self.crisis_weight_anomaly,
+            ),
+        )
+
+    @property
+    def broker_state_path(self) -> Path:
+        return self.state_dir / BROKER_STATE_FILE
+
+    def resolved_broker_url(self) -> str:
+        """The configured broker URL, else the running local broker's, else localhost:9092."""
+        if self.broker_url:
+            return self.broker_url
+        try:
+            state = orjson.loads(self.broker_state_path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return DEFAULT_KAFKA_URL
+        return str(state.get("url") or DEFAULT_KAFKA_URL)
+
+    def bootstrap_servers(self) -> list[str]:
+        """``host:port`` list for aiokafka clients."""
+        url = self.resolved_broker_url()
+        servers = []
+        for part in url.replace(",", ";").split(";"):
+            part = part.strip()
+            if "://" in part:
+                part = part.split("://", 1)[1]
+            if part:
+                servers.append(part.rstrip("/"))
+        return servers
+
+    @property
+    def is_tansu(self) -> bool:
+        return self.broker_profile == "tansu"
+
+    def producer_options(self) -> dict[str, Any]:
+        """Options of faust's producer (it writes the table changelogs) per broker profile.
+
+        Tansu 0.6.0 answers ListOffsets(latest) wrongly when the last stored batch holds more
+        than one record (DESIGN.md fault 1), which silently breaks changelog recovery and
+        ``seek_to_end``: on Tansu every batch carries one record.
+        """
+        return {"max_batch_size": 1} if self.is_tansu else {}
+
+    def group_timing(self) -> dict[str, float]:
+        """Consumer group timings: Tansu holds each JoinGroup for session_timeout/2 (fault 2)."""
+        if self.is_tansu:
+            return {"session_timeout": 6.0, "heartbeat_interval": 1.0}
+        return {"session_timeout": 30.0, "heartbeat_interval": 3.0}
+
+    def watchlist_file(self) -> Path:
+        return self.watchlist_path or PACKAGE_DATA / "watchlist.toml"
+
+
+def _convert(name: str, raw: str, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(name, raw, inner[0])
+    if origin is Literal:
+        if raw not in args:
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be one of {args}, not {raw!r}")
+        return raw
+    if hint is bool:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if hint in (int, float):
+        try:
+            return hint(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a number, not {raw!r}") from None
+    if hint is Path:
+        return Path(raw)
+    return raw

@@ -1,0 +1,236 @@
+"""``crisiswatch bench``: throughput, latency and memory of the whole pipeline, on a real broker.
+
+For each layout (1, 2, 4 partitions with as many workers), on fresh topics:
+
+1. the raw baseline: the same N posts consumed and decoded (orjson) by one plain aiokafka
+   consumer, the most any Kafka client in Python gets out of this broker here;
+2. sustained throughput: with the workers up and their group settled, N posts are sent to
+   posts.raw as fast as the producer goes; the rate is N over the time from the first post
+   ingested to the last report through the detector (every agent on: ingest, signals,
+   detector, feedback);
+3. end-to-end latency, produce to alert-ready: with the pipeline idle, single posts each in a
+   new minute of event time (so each closes a report at once) are sent one at a time; a post's
+   latency is from its send to the detector having consumed the report it closed (read from
+   the worker's counters, polled every 10 ms: that is the resolution);
+4. peak memory: the workers' peak resident set (VmHWM).
+
+Not timed tests: a command whose figures go in the README with the command that made them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline.ingest.watchlist import WatchList
+from pipeline.runtime.broker import free_port
+from pipeline.runtime.kafka import ensure_topics, make_consumer, topic_names
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess, read_metrics
+from pipeline.tools.offline import run_offline
+from pipeline.tools.produce import produce_raw, produce_to
+from pipeline.tools.scenario import T0, ordinary_days
+
+GROUP_SETTLE_SECONDS = 8.0
+SUBJECT_HANDLES = ("@united", "@Delta", "@SouthwestAir", "@AmericanAir", "@JetBlue", "@USAirways")
+
+
+@dataclass
+class LayoutResult:
+    partitions: int
+    workers: int
+    posts: int
+    posts_per_subject_minute: float
+    seconds: float
+    posts_per_second: float
+    raw_consume_per_second: float
+    ratio_to_raw: float
+    latency_p50_seconds: float
+    latency_p99_seconds: float
+    peak_rss_bytes_per_worker: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bench_posts(n: int, seed: int = 11, per_subject_minute: float = 1.0) -> list[bytes]:
+    """``n`` ordinary posts over six subjects, ``per_subject_minute`` each on average, in time
+    order. Density matters: each subject-minute with posts closes one signals report (top
+    stories, forecasts, leaders), so a sparse stream (1: history replayed) costs more per post
+    than a busy live one (100)."""
+    per_subject_hour = 60.0 * per_subject_minute
+    hours = n / (per_subject_hour * len(SUBJECT_HANDLES)) * 1.6 + 1  # the cycle averages < 1
+    while True:
+        rng = random.Random(seed)
+        posts = []
+        for k, handle in enumerate(SUBJECT_HANDLES):
+            posts.extend(
+                ordinary_days(rng, T0, hours, handle, per_hour=per_subject_hour, prefix=f"b{k}-")
+            )
+        if len(posts) >= n:
+            break
+        hours *= 2  # the daily cycle's quiet hours came up short
+    posts.sort(key=lambda p: p["created_at"])
+    return [orjson.dumps(p) for p in posts[:n]]
+
+
+def models_only_rate(messages: list[bytes], watchlist: WatchList) -> tuple[float, int]:
+    """(posts/s, signal reports) of the model code alone on ``messages``: the same models in
+    one process without any broker (pipeline/tools/offline.py), the ceiling of a worker's rate."""
+    started = time.perf_counter()
+    run = run_offline(messages, watchlist)
+    return len(messages) / (time.perf_counter() - started), run.reports
+
+
+async def raw_consume_rate(settings: Settings, messages: list[bytes]) -> float:
+    """Posts/s of one aiokafka consumer reading and decoding ``messages`` from a fresh topic."""
+    topic = f"{settings.topic_prefix}raw-baseline"
+    await produce_to(settings, topic, messages)
+    consumer = make_consumer(
+        settings, topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    seen, started = 0, time.monotonic()
+    try:
+        while seen < len(messages) and time.monotonic() - started < 120:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5_000)
+            for records in batches.values():
+                for record in records:
+                    orjson.loads(record.value)
+                seen += sum(len(r) for r in batches.values())
+    finally:
+        await consumer.stop()
+    return seen / (time.monotonic() - started)
+
+
+def _peak_rss(worker: WorkerProcess) -> int:
+    pid = worker.process.pid if worker.process else None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _totals(workers: list[WorkerProcess]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for w in workers:
+        for name, value in read_metrics(w.settings.metrics_host, w.settings.metrics_port).items():
+            if "{" not in name:
+                totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
+def _settled(m: dict[str, float], sent: int) -> bool:
+    ingested = m.get("crisiswatch_posts_processed_total", 0) + m.get(
+        "crisiswatch_posts_dead_lettered_total", 0
+    )
+    return (
+        ingested >= sent
+        and m.get("crisiswatch_signals_posts_total", 0)
+        >= m.get("crisiswatch_subject_posts_total", 0)
+        and m.get("crisiswatch_detector_reports_total", 0)
+        >= m.get("crisiswatch_signals_emitted_total", 0)
+    )
+
+
+async def _throughput(workers: list[WorkerProcess], sent: int, timeout: float) -> float:
+    """Seconds from the first post ingested to everything through the detector."""
+    deadline = time.monotonic() + timeout
+    first = None
+    while time.monotonic() < deadline:
+        m = _totals(workers)
+        if first is None and m.get("crisiswatch_posts_received_total", 0) > 0:
+            first = time.monotonic()
+        if first is not None and _settled(m, sent):
+            return time.monotonic() - first
+        await asyncio.sleep(0.2)  # the workers serve every poll: poll gently
+    raise TimeoutError(f"the pipeline did not take {sent} posts in {timeout}s")
+
+
+async def _latencies(settings: Settings, workers: list[WorkerProcess], n: int) -> list[float]:
+    """Produce-to-alert-ready latency of ``n`` single posts, each closing a report."""
+    latencies = []
+    minute = T0 + timedelta(days=400)  # after the load: every post starts a new minute
+    for i in range(n):
+        before = _totals(workers).get("crisiswatch_detector_reports_total", 0)
+        post = {
+            "id": f"lat{i}",
+            "platform": "twitter",
+            "text": "@united latency probe",
+            "author": {"id": f"probe{i}", "handle": "probe", "followers": 1},
+            "created_at": (minute + timedelta(minutes=i)).isoformat(),
+        }
+        sent_at = time.monotonic()
+        await produce_raw(settings, [orjson.dumps(post)])
+        while time.monotonic() - sent_at < 30:
+            if _totals(workers).get("crisiswatch_detector_reports_total", 0) > before:
+                break
+            await asyncio.sleep(0.01)
+        latencies.append(time.monotonic() - sent_at)
+    return latencies
+
+
+async def bench_layout(
+    base: Settings,
+    messages: list[bytes],
+    partitions: int,
+    latency_posts: int,
+    timeout: float,
+    per_subject_minute: float = 1.0,
+) -> LayoutResult:
+    run = uuid.uuid4().hex[:8]
+    settings = base.replace(
+        topic_prefix=f"{base.topic_prefix}bench-{run}.",
+        app_id=f"{base.app_id}-bench-{run}",
+        state_dir=base.state_dir / "bench" / run,
+        partitions=partitions,
+        raw_partitions=partitions,
+        log_level="warn",
+    )
+    raw_rate = await raw_consume_rate(settings, messages)
+    await ensure_topics(settings, topic_names(settings).__dict__.values())
+    workers = []
+    try:
+        for k in range(partitions):
+            worker_settings = settings.replace(metrics_port=free_port())
+            worker = WorkerProcess(worker_settings, settings.state_dir / f"worker{k}.log").start()
+            workers.append(worker)
+        for worker in workers:
+            await asyncio.to_thread(worker.wait_for_metrics, 60.0)
+        # Let the group settle (Tansu holds each join for half the session timeout), so that
+        # the run measures processing, not rebalancing.
+        await asyncio.sleep(GROUP_SETTLE_SECONDS)
+        load = asyncio.create_task(produce_raw(settings, messages))
+        seconds = await _throughput(workers, len(messages), timeout)
+        await load
+        latencies = sorted(await _latencies(settings, workers, latency_posts))
+        peak = max(_peak_rss(w) for w in workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+    rate = len(messages) / seconds
+    return LayoutResult(
+        partitions=partitions,
+        workers=partitions,
+        posts=len(messages),
+        posts_per_subject_minute=per_subject_minute,
+        seconds=seconds,
+        posts_per_second=rate,
+        raw_consume_per_second=raw_rate,
+        ratio_to_raw=rate / raw_rate,
+        latency_p50_seconds=statistics.median(latencies),
+        latency_p99_seconds=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        peak_rss_bytes_per_worker=peak,
+    )

@@ -1,0 +1,165 @@
+"""The crisis detector: phases with hysteresis on controlled scores, and the whole model chain
+on a constructed stream whose answers are known (a quiet baseline, then a crisis)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.ingest.watchlist import WatchList
+from pipeline.models.crisis import RULE, CrisisConfig, CrisisDetector, severity_of
+from pipeline.models.crisis_score import ScoreConfig
+from pipeline.runtime.settings import Settings
+from pipeline.tools.offline import run_offline
+from pipeline.tools.scenario import T0, crisis_scenario, encoded, ordinary_scenario
+from schemas import alert_id_for
+
+WATCHLIST = WatchList.load(Settings().watchlist_file())
+# Only the volume term counts: the score is exactly what each report's z and ratio make it.
+VOLUME_ONLY = CrisisConfig(
+    score=ScoreConfig(
+        weight_volume=1.0,
+        weight_sentiment=0.0,
+        weight_spread=0.0,
+        weight_leaders=0.0,
+        weight_reach=0.0,
+        weight_anomaly=0.0,
+    )
+)
+
+
+def report(minute: int, score: float) -> dict[str, Any]:
+    """A report whose volume term is ``score`` (0, 0.5 or 1 via z and ratio)."""
+    z = {0.0: 0.0, 0.5: 6.5, 1.0: 20.0}[score]
+    ratio = {0.0: 1.0, 0.5: 4.0, 1.0: 20.0}[score]
+    return {
+        "subject": "acme",
+        "as_of": (T0 + timedelta(minutes=minute)).isoformat(),
+        "interval_seconds": 60,
+        "posts": minute,
+        "sentiment": {
+            "baseline": 0.1,
+            "current": 0.1,
+            "delta": 0.0,
+            "z": 0.0,
+            "negative_share_baseline": 0.1,
+            "negative_share_current": 0.1,
+            "shift": False,
+            "warm": True,
+            "n": 100,
+        },
+        "spread": {
+            "volume_5m": 5,
+            "volume_15m": 15,
+            "volume_60m": 60,
+            "velocity": ratio,
+            "acceleration": 0.0,
+            "baseline_rate": 1.0,
+            "baseline_std": 0.5,
+            "ratio": ratio,
+            "z": z,
+            "unique_authors": 10,
+            "audience": 1000,
+            "platforms": ["twitter"],
+            "warm": True,
+            "late": 0,
+        },
+        "stories": [],
+        "leaders": [],
+    }
+
+
+def run(
+    scores: list[tuple[int, float]], config: CrisisConfig = VOLUME_ONLY, persist: bool = False
+) -> list[tuple[str, str, int]]:
+    detector = CrisisDetector("acme", config)
+    events: list[tuple[str, str, int]] = []
+    for minute, score in scores:
+        if persist:  # through JSON between reports, as through the table
+            state = orjson.loads(orjson.dumps(detector.state))
+            detector = CrisisDetector("acme", config, state)
+        for alert in detector.learn_one(report(minute, score)):
+            minutes = int((alert.detected_at - T0).total_seconds() // 60)
+            events.append((alert.state, alert.severity, minutes))
+    return events
+
+
+def test_one_noisy_minute_opens_nothing() -> None:
+    assert run([(0, 0.0), (1, 1.0), (2, 0.0), (3, 0.0), (4, 1.0), (5, 0.0), (6, 0.5)]) == []
+
+
+def test_two_high_reports_open_then_calm_for_30_minutes_resolves() -> None:
+    scores = [(0, 0.0), (1, 1.0), (2, 1.0), (3, 1.0), (4, 0.0)]
+    scores += [(5, 1.0)]  # one busy minute in the calm: the calm starts again after it
+    scores += [(m, 0.0) for m in range(6, 40)]
+    assert run(scores) == [("opened", "critical", 2), ("resolved", "critical", 36)]
+
+
+def test_escalates_only_past_its_peak_severity() -> None:
+    scores = [(0, 0.5), (1, 0.5), (2, 1.0), (3, 0.5), (4, 1.0), (5, 1.0)]
+    assert run(scores) == [("opened", "medium", 1), ("escalated", "critical", 2)]
+
+
+def test_redelivered_reports_are_ignored_and_state_survives_json() -> None:
+    scores = [(0, 0.0), (1, 1.0), (1, 1.0), (2, 1.0), (2, 1.0)] + [(m, 0.0) for m in range(3, 40)]
+    expected = [("opened", "critical", 2), ("resolved", "critical", 33)]
+    assert run(scores) == expected
+    assert run(scores, persist=True) == expected
+
+
+def test_severity_from_score_and_projected_reach() -> None:
+    config = CrisisConfig()
+    assert severity_of(0.4, 0, config) == "low"
+    assert severity_of(0.55, 0, config) == "medium"
+    assert severity_of(0.75, 0, config) == "high"
+    assert severity_of(0.9, 0, config) == "critical"
+    assert severity_of(0.55, 2_000_000, config) == "high"
+    assert severity_of(0.9, 2_000_000, config) == "critical"
+
+
+def test_thresholds_must_nest() -> None:
+    with pytest.raises(ValueError):
+        CrisisConfig(resolve_threshold=0.4, watch_threshold=0.3)
+
+
+def test_a_crisis_after_a_quiet_baseline_is_one_alert_with_its_origin() -> None:
+    posts, truth = crisis_scenario(others=("@Delta", "@SouthwestAir"))
+    alerts = run_offline(encoded(posts), WATCHLIST).alerts
+    assert {a.subject for a in alerts} == {"united"}  # the others only had ordinary days
+    assert len({a.alert_id for a in alerts}) == 1
+    states = [a.state for a in alerts]
+    assert states[0] == "opened" and states[-1] == "resolved"
+    assert set(states[1:-1]) <= {"escalated"}
+    assert [a.revision for a in alerts] == list(range(1, len(alerts) + 1))
+    ranks = ["low", "medium", "high", "critical"]
+    assert [ranks.index(a.severity) for a in alerts] == sorted(
+        ranks.index(a.severity) for a in alerts
+    )
+    opened, resolved = alerts[0], alerts[-1]
+    assert truth.onset < opened.detected_at <= truth.onset + timedelta(minutes=10)
+    assert truth.onset <= opened.started_at < opened.detected_at
+    assert resolved.detected_at > truth.end
+    assert opened.alert_id == alert_id_for("united", RULE, opened.started_at.isoformat())
+    assert opened.origin is not None
+    assert (opened.origin.first_post.id, opened.origin.platform, opened.origin.initiator_id) == (
+        truth.first_post,
+        truth.origin_platform,
+        truth.initiator,
+    )
+    assert opened.sentiment.delta < 0 and opened.spread.ratio > 5
+    peak = alerts[-2]
+    assert peak.origin is not None
+    assert [p.platform for p in peak.origin.platforms] == truth.platforms
+    assert peak.impact.scope == "widespread"
+    assert peak.impact.projected_reach >= peak.impact.reach_so_far
+    assert peak.playbook.step == "mitigate"
+    assert resolved.playbook.step == "learn"
+
+
+def test_ordinary_daily_ups_and_downs_raise_no_alert() -> None:
+    run = run_offline(encoded(ordinary_scenario(days=3.0)), WATCHLIST)
+    assert run.reports > 500
+    assert run.alerts == []

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pipeline.runtime.settings import DEFAULT_KAFKA_URL, Settings
+
+
+def test_defaults_listen_on_loopback() -> None:
+    settings = Settings.from_env({})
+    assert settings.metrics_host == "127.0.0.1"
+    assert settings.broker_profile == "tansu"
+
+
+def test_environment_is_typed() -> None:
+    settings = Settings.from_env(
+        {
+            "CRISISWATCH_PARTITIONS": "8",
+            "CRISISWATCH_BROKER_PROFILE": "kafka",
+            "CRISISWATCH_STATE_DIR": "/tmp/x",
+            "CRISISWATCH_WATCHLIST_PATH": "/tmp/w.toml",
+            "OTHER": "ignored",
+        }
+    )
+    assert settings.partitions == 8
+    assert settings.broker_profile == "kafka"
+    assert settings.state_dir == Path("/tmp/x")
+    assert settings.watchlist_file() == Path("/tmp/w.toml")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CRISISWATCH_PARTITIONS": "many"}, "must be a number"),
+        ({"CRISISWATCH_BROKER_PROFILE": "redpanda"}, "must be one of"),
+    ],
+)
+def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(env)
+
+
+def test_broker_url_from_the_local_broker_state_file(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CRISISWATCH_STATE_DIR": str(tmp_path)})
+    assert settings.resolved_broker_url() == DEFAULT_KAFKA_URL
+    settings.broker_state_path.write_bytes(orjson.dumps({"url": "kafka://127.0.0.1:4321"}))
+    assert settings.bootstrap_servers() == ["127.0.0.1:4321"]
+    explicit = settings.replace(broker_url="kafka://h1:9092;kafka://h2:9092")
+    assert explicit.bootstrap_servers() == ["h1:9092", "h2:9092"]
+
+
+def test_tansu_workarounds_apply_only_on_tansu() -> None:
+    tansu = Settings.from_env({})
+    kafka = Settings.from_env({"CRISISWATCH_BROKER_PROFILE": "kafka"})
+    assert tansu.producer_options() == {"max_batch_size": 1}
+    assert kafka.producer_options() == {}
+    assert tansu.group_timing()["session_timeout"] == 6.0
+    assert kafka.group_timing()["session_timeout"] == 30.0
+
+
+def test_child_environment_round_trips() -> None:
+    settings = Settings.from_env({"PATH": "/bin"}, partitions=3, topic_prefix="x.")
+    env = settings.child_environment()
+    assert env["PATH"] == "/bin"
+    again = Settings.from_env(env)
+    assert again == settings
