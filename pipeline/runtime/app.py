@@ -9,7 +9,7 @@ import faust
 from mode.utils.logging import level_number
 
 from pipeline.ingest.watchlist import WatchList
-from pipeline.runtime import metrics, topics
+from pipeline.runtime import faust_patch, metrics, topics
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
 from pipeline.runtime.kafka import ensure_topics
@@ -18,6 +18,8 @@ from pipeline.runtime.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
+    # faust's consumer spends ~150 us per record on tasks a record rarely needs (see the module).
+    faust_patch.apply()
     group = settings.group_timing()
     options: dict[str, Any] = {
         "broker": settings.resolved_broker_url(),
