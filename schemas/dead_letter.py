@@ -22,6 +22,7 @@ Reason = Literal[
     "bad_timestamp",  # created_at missing its format or outside 2000..2100
     "text_too_long",  # text over max_text_chars
     "processing_error",  # an unexpected error handling this message (a bug, not bad input)
+    "future_timestamp",  # far ahead of its subject's event time, and the stream did not follow
 ]
 REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
 

@@ -48,6 +48,11 @@ POSTS_DEAD_LETTERED = Counter(
     "Raw messages sent to posts.dlq, by reason",
     ["reason"],
 )
+DEAD_LETTERED = Counter(
+    "crisiswatch_dead_lettered_total",
+    "Records any stage sent to posts.dlq, by stage and reason (ingest's are its raw messages)",
+    ["stage", "reason"],
+)
 POSTS_ROUTED = Counter(
     "crisiswatch_subject_posts_total", "Post copies routed to a monitored subject", ["subject"]
 )
@@ -60,6 +65,10 @@ ALERTS_EMITTED = Counter(
 )
 SIGNALS_POSTS = Counter(
     "crisiswatch_signals_posts_total", "Subject posts consumed by the signals stage"
+)
+SIGNALS_HELD = Gauge(
+    "crisiswatch_signals_held_posts",
+    "Subject posts far ahead of their subject's event time, waiting for the next post to confirm",
 )
 SIGNALS_EMITTED = Counter(
     "crisiswatch_signals_emitted_total", "Subject signal reports sent to the signals topic"

@@ -81,6 +81,9 @@ class Settings:
     # --- signals ---------------------------------------------------------------------------
     #: Event-time interval between two signal reports of a subject.
     signals_interval_seconds: int = 60
+    #: A post further ahead of its subject's event time waits for the subject's next post to
+    #: confirm it, else is dead-lettered (future_timestamp): one post never moves the clock more.
+    signals_max_ahead_seconds: int = 1800
 
     # --- crisis detector (pipeline/models/crisis.py; README "Crisis detection") ------------------
     #: Score (0..1) at which a subject goes on watch; at which, in ``open_reports`` reports in
