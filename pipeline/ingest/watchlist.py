@@ -18,6 +18,10 @@ _TOKEN = re.compile(r"(?<!\w)[@#]?\w+(?:['\u2019]\w+)*")
 _SUBJECT_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
+class WatchListError(ValueError):
+    """A watch list that cannot be used; the message names the file and what is wrong."""
+
+
 @dataclass(frozen=True)
 class Subject:
     id: str
@@ -76,12 +80,22 @@ class WatchList:
 
     @classmethod
     def load(cls, path: Path) -> WatchList:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise WatchListError(f"watch list {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise WatchListError(f"watch list {path}: not valid TOML: {exc}") from None
         entries = data.get("subjects")
         if not isinstance(entries, list) or not entries:
-            raise ValueError(f"{path}: expected one or more [[subjects]] tables")
-        return cls(Subject.from_dict(entry) for entry in entries)
+            raise WatchListError(f"watch list {path}: expected one or more [[subjects]] tables")
+        try:
+            return cls(
+                Subject.from_dict(entry if isinstance(entry, dict) else {}) for entry in entries
+            )
+        except ValueError as exc:
+            raise WatchListError(f"watch list {path}: {exc}") from None
 
     def match(self, text: str, author_handle: str = "") -> list[str]:
         """Ids of the subjects the text mentions (or whose account wrote it), sorted."""

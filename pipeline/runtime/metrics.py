@@ -6,6 +6,7 @@ schemas.REASONS, subjects from the watch list.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable
 
@@ -215,6 +216,15 @@ def initialise_series(subjects: list[str]) -> None:
     for subject in subjects:
         for gauge in SUBJECT_GAUGES:
             gauge.labels(subject=subject)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError if the metrics endpoint could not listen on ``host:port`` (0: off)."""
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP server does
+        probe.bind((host, port))
 
 
 def serve(host: str, port: int) -> None:
