@@ -23,7 +23,7 @@ from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
 from pipeline.runtime.data_producer import Record
-from schemas import SourcePosition
+from schemas import SourcePosition, SubjectPost
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,9 @@ async def signals(stream: Any) -> None:
         letters: list[Record] = []
         for event in events:
             try:
+                # Checked against the schema first: a record that breaks a model halfway would
+                # leave the subject's state broken for every later post.
+                SubjectPost.model_validate_json(event.value)
                 record = orjson.loads(event.value)
                 subject = record["subject"]
                 post = record["post"]
