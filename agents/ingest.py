@@ -15,7 +15,11 @@ from pipeline.runtime.data_producer import Record
 
 log = logging.getLogger(__name__)
 
-limits = Limits(max_raw_bytes=settings.max_raw_bytes, max_text_chars=settings.max_text_chars)
+limits = Limits(
+    max_raw_bytes=settings.max_raw_bytes,
+    max_text_chars=settings.max_text_chars,
+    max_subjects_per_post=settings.max_subjects_per_post,
+)
 recent_posts = RecentPosts(settings.dedup_capacity)
 BATCH_SIZE = 2_000
 BATCH_SECONDS = 0.2

@@ -21,6 +21,7 @@ Reason = Literal[
     "invalid_field",  # a field has the right type but a bad value (pattern, range, length)
     "bad_timestamp",  # created_at missing its format or outside 2000..2100
     "text_too_long",  # text over max_text_chars
+    "too_many_subjects",  # names more monitored subjects than max_subjects_per_post
     "processing_error",  # an unexpected error handling this message (a bug, not bad input)
     "future_timestamp",  # far ahead of its subject's event time, and the stream did not follow
 ]

@@ -81,6 +81,8 @@ class Settings:
     max_raw_bytes: int = 65_536
     #: Post text longer than this (in characters) is dead-lettered.
     max_text_chars: int = 10_000
+    #: A post naming more monitored subjects is dead-lettered (too_many_subjects).
+    max_subjects_per_post: int = 20
     #: Recent post ids remembered by each ingest worker to drop repeats (about 100 B each).
     dedup_capacity: int = 200_000
 
@@ -260,6 +262,7 @@ _POSITIVE = (
     "replication_factor",
     "max_raw_bytes",
     "max_text_chars",
+    "max_subjects_per_post",
     "dedup_capacity",
     "signals_interval_seconds",
     "crisis_open_reports",

@@ -110,7 +110,9 @@ async def test_generated_bad_and_good_messages_dead_letter_and_reconcile(
     }
     good = len(messages) - len(expected)
     assert 250 <= len(expected) <= 320 and good >= 80
-    assert set(expected.values()) == set(REASONS) - {"processing_error", "future_timestamp"}
+    # Reasons given past validation: by routing, by a later stage.
+    later = {"processing_error", "future_timestamp", "too_many_subjects"}
+    assert set(expected.values()) == set(REASONS) - later
 
     worker = await start_worker(settings)
     names = topic_names(settings)
@@ -156,7 +158,9 @@ async def test_stages_past_ingest_dead_letter_what_they_cannot_process(
     settings: Settings, start_worker: StartWorker
 ) -> None:
     """Signals and detector dead-letter a record they cannot process (issue 16, defect 7), and
-    signals a post far ahead of its subject's event time that the stream did not follow (1)."""
+    signals a post far ahead of its subject's event time that the stream did not follow (1);
+    ingest a post naming more subjects than the cap (8)."""
+    settings = settings.replace(max_subjects_per_post=2)
     worker = await start_worker(settings)
     names = topic_names(settings)
     broken_posts = [b"not json", b'{"subject": "united"}', b'{"subject": "united", "post": 7}']
@@ -172,6 +176,8 @@ async def test_stages_past_ingest_dead_letter_what_they_cannot_process(
             await producer.send(names.signals, value=raw, key=b"united")
         for raw in timeline:
             await producer.send(names.posts_raw, value=raw)
+        fan_out = orjson.dumps(body(98, text="@united @delta @jetblue all late"))
+        await producer.send(names.posts_raw, value=fan_out)
         await producer.flush()
     finally:
         await producer.stop()
@@ -179,6 +185,7 @@ async def test_stages_past_ingest_dead_letter_what_they_cannot_process(
         ("signals", "processing_error"): len(broken_posts),
         ("detector", "processing_error"): len(broken_reports),
         ("signals", "future_timestamp"): 1,
+        ("ingest", "too_many_subjects"): 1,
     }
     letters = [
         DeadLetter.from_bytes(r.value)
@@ -189,6 +196,7 @@ async def test_stages_past_ingest_dead_letter_what_they_cannot_process(
         (names.posts, "processing_error"): len(broken_posts),
         (names.signals, "processing_error"): len(broken_reports),
         (names.posts, "future_timestamp"): 1,
+        (names.posts_raw, "too_many_subjects"): 1,
     }
     future = next(letter for letter in letters if letter.reason == "future_timestamp")
     assert SubjectPost.from_bytes(future.raw).post.id == "f99"
