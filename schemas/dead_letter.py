@@ -1,4 +1,9 @@
-"""DeadLetter: input the pipeline could not accept, kept whole with the reason (topic posts.dlq)."""
+"""DeadLetter: input the pipeline could not accept, with the reason (topic posts.dlq).
+
+The raw message is kept up to max_raw_bytes (raw_truncated and raw_size say when it was longer):
+a too_large message kept whole, base64 in a letter, could exceed the broker's message size limit
+(1 MiB by default) and the letter, and so the message, would be lost.
+"""
 
 from __future__ import annotations
 

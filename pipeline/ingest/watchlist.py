@@ -53,6 +53,38 @@ class Subject:
         )
 
 
+def _check_terms(subject: Subject) -> None:
+    """Refuse terms the matcher would not see as written.
+
+    Matching is on whole word tokens: "!!!" has none and matched nothing, and "C++" is the token
+    "c" and matched every standalone "c". A handle or hashtag must be one token; a name or
+    keyword must begin and end with a word character (inner punctuation, as in "Coca-Cola" or
+    "AT&T", only separates words)."""
+    for kind, prefix, terms in (
+        ("handle", "@", subject.handles),
+        ("hashtag", "#", subject.hashtags),
+    ):
+        for term in terms:
+            if not _TOKEN.fullmatch(prefix + term):
+                raise ValueError(
+                    f"subject {subject.id}: {kind} {term!r} is not one word "
+                    "(letters, digits, _): it could never match"
+                )
+    for term in (*subject.names, *subject.keywords):
+        tokens = list(_TOKEN.finditer(term.strip()))
+        if not tokens:
+            raise ValueError(
+                f"subject {subject.id}: {term!r} has no word in it: it could never match"
+            )
+        dropped = term.strip()[: tokens[0].start()] + term.strip()[tokens[-1].end() :]
+        if dropped:
+            words = " ".join(t.group() for t in tokens)
+            raise ValueError(
+                f"subject {subject.id}: {term!r} would match as {words!r} (matching is on whole "
+                f"words; {dropped!r} is ignored): write it as words"
+            )
+
+
 class WatchList:
     def __init__(self, subjects: Iterable[Subject]) -> None:
         self.subjects: dict[str, Subject] = {}
@@ -66,6 +98,7 @@ class WatchList:
             if subject.id in self.subjects:
                 raise ValueError(f"subject {subject.id!r} listed twice")
             self.subjects[subject.id] = subject
+            _check_terms(subject)
             for handle in subject.handles:
                 self._tokens.setdefault("@" + handle.casefold(), set()).add(subject.id)
                 self._accounts.setdefault(handle.casefold(), set()).add(subject.id)
