@@ -128,6 +128,19 @@ def wait_until_settled(worker: WorkerProcess, sent: int, timeout: float) -> dict
             "signals": m.get("crisiswatch_signals_posts_total", 0.0),
             "reports": m.get("crisiswatch_signals_emitted_total", 0.0),
             "detected": m.get("crisiswatch_detector_reports_total", 0.0),
+            # What signals took: learnt, held (waiting to confirm their event time), or
+            # dead-lettered; what the detector could not process.
+            "learnt": m.get('crisiswatch_model_updates_total{model="spread"}', 0.0),
+            "held": m.get("crisiswatch_signals_held_posts", 0.0),
+            "signals_dead_lettered": m.get(
+                'crisiswatch_dead_lettered_total{reason="future_timestamp",stage="signals"}', 0.0
+            )
+            + m.get(
+                'crisiswatch_dead_lettered_total{reason="processing_error",stage="signals"}', 0.0
+            ),
+            "detector_dead_lettered": m.get(
+                'crisiswatch_dead_lettered_total{reason="processing_error",stage="detector"}', 0.0
+            ),
         }
         done = figures["processed"] + figures["dead_lettered"] >= sent
         if (
