@@ -88,9 +88,15 @@ def good_message(rng: random.Random, n: int) -> bytes:
             "<script>alert(1)</script> @united",
             "'; DROP TABLE posts; -- @united",
             "nothing to see here",
+            # Issue 16: terminal control codes (defect 6), mathtext (5), one subject named 200
+            # times (8: counts once; the cap on subjects is in the last test).
+            "@united \x1b]0;PWNED\x07\x1b[2J",
+            "@united $\\undefinedcmd$ ${{{{{{{{{{{{{{{{$",
+            "@united " * 200,
         ]
     )
-    return orjson.dumps(body(n, text=text))
+    handle = rng.choice([f"user{n}", "$\\undefinedcmd$", "\x1b[2J"])
+    return orjson.dumps(body(n, text=text, author={"id": f"u{n}", "handle": handle}))
 
 
 async def test_generated_bad_and_good_messages_dead_letter_and_reconcile(
