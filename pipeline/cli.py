@@ -20,6 +20,7 @@ import click
 import orjson
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faust.cli import AppCommand, argument, option
+from pydantic import ValidationError
 from rich.console import Console
 
 import agents.detector
@@ -56,7 +57,12 @@ def describe(exc: BaseException) -> str:
         )
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f"{exc.filename}: {exc.strerror}"
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, ValidationError):  # its str() is a multi-line table
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(record)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return f"not a valid {exc.title}: {where}: {first['msg']}{more}"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 command = functools.partial(app.command, base=OneLineErrors)

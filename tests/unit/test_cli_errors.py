@@ -64,6 +64,12 @@ def busy_port() -> Iterator[int]:
         ("no broker", ["produce", "posts.jsonl"], {}, "no broker at kafka://127.0.0.1:1"),
         ("no subjects", ["simulate", "--subjects", "0"], {}, "subjects"),
         ("negative days", ["simulate", "--days", "-1"], {}, "days"),
+        (
+            "malformed truth file",
+            ["evaluate", "--offline", "--posts", "posts.jsonl", "--truth", "posts.jsonl"],
+            {},
+            "not a valid CrisisTruth",
+        ),
     ],
 )
 def test_one_clear_line_and_a_non_zero_exit(
