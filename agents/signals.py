@@ -70,11 +70,12 @@ async def signals(stream: Any) -> None:
                 late_before.setdefault(subject, model.spread.state["late"])
                 held_before.setdefault(subject, model.held)
                 touched[subject] = event
-                source = source_of(event)
+                # Where the post came from, kept with it only if it is held: [topic, partition,
+                # offset, timestamp] (a list, not a record: this is per post).
+                message = event.message
+                source = [message.topic, message.partition, message.offset, message.timestamp]
                 reports.extend(
-                    model.learn_one(
-                        post, sentiment_model.score_one(post["text"]), source.model_dump()
-                    )
+                    model.learn_one(post, sentiment_model.score_one(post["text"]), source)
                 )
                 event_times.append(datetime.fromisoformat(post["created_at"]).timestamp())
                 for rejected in model.take_rejected():
@@ -84,7 +85,7 @@ async def signals(stream: Any) -> None:
                             orjson.dumps({"subject": subject, "post": rejected.post}),
                             rejected.reason,
                             rejected.detail,
-                            SourcePosition.model_validate(rejected.source),
+                            _source_position(rejected.source),
                             key=subject.encode(),
                         )
                     )
@@ -126,3 +127,13 @@ async def signals(stream: Any) -> None:
         learnt = len(events) - len(letters) - held
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):
             metrics.MODEL_UPDATES.labels(model=model_name).inc(learnt)
+
+
+def _source_position(source: list[Any]) -> SourcePosition:
+    topic, partition, offset, timestamp = source
+    return SourcePosition(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp_ms=int(timestamp * 1000) if timestamp else None,
+    )
