@@ -12,6 +12,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.ingest.watchlist import WatchList
 from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
@@ -121,3 +123,37 @@ def test_max_ahead_must_stay_below_the_spread_horizon() -> None:
         SignalsConfig(max_ahead_seconds=3 * 3600)
     with pytest.raises(ValueError, match="max_ahead_seconds"):
         SignalsConfig(max_ahead_seconds=0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=600), min_size=2, max_size=40),
+    outliers=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=39), st.integers(min_value=31, max_value=10**7)
+        ),
+        max_size=6,
+    ),
+)
+def test_outliers_anywhere_change_no_report_and_are_all_rejected(
+    gaps: list[int], outliers: list[tuple[int, int]]
+) -> None:
+    # Fuzz: an ordinary stream with gaps of up to 10 hours, and outliers inserted anywhere, from
+    # 31 minutes to 19 years ahead of the ordinary post after them (never two in a row: two
+    # posts that agree do move a clock; within max_ahead_seconds of the next, a post is kept).
+    minutes = [sum(gaps[: n + 1]) for n in range(len(gaps))]
+    clean = [post(f"p{n}", m, f"ordinary post {n}") for n, m in enumerate(minutes)]
+    spiked: list[dict[str, Any]] = []
+    ahead = dict(outliers)
+    for n, p in enumerate(clean):
+        spiked.append(p)
+        if n in ahead and n + 1 < len(clean):  # followed by an ordinary post
+            spiked.append(post(f"x{n}", minutes[n + 1] + ahead[n], "spike"))
+    model = SubjectSignalsModel("acme", SignalsConfig())
+    reports = feed(model, spiked)
+    rejected = [r.post["id"] for r in model.take_rejected()]
+    assert sorted(rejected) == sorted(p["id"] for p in spiked if p["id"].startswith("x"))
+    reference = SubjectSignalsModel("acme", SignalsConfig())
+    assert reports == feed(reference, clean)
+    assert model.spread.state["late"] == 0
+    assert model.meta["posts"] + model.held + len(rejected) == len(spiked)
