@@ -24,7 +24,6 @@ from pipeline.models.crisis import PHASE_VALUES, CrisisDetector
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
 from pipeline.runtime.data_producer import Record
-from schemas.signals import SubjectSignals
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +52,6 @@ async def detect(stream: Any) -> None:
         letters: list[Record] = []
         for event in events:
             try:
-                # Checked against the schema first: a report that breaks the detector halfway
-                # would leave the subject's state broken for every later report.
-                SubjectSignals.model_validate_json(event.value)
                 report = orjson.loads(event.value)
                 subject = report["subject"]
                 detector = detectors.get(subject)
