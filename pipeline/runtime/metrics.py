@@ -208,6 +208,8 @@ def initialise_series(subjects: list[str]) -> None:
     for severity in SEVERITIES:
         OPEN_CRISES.labels(severity=severity)
     for stage in STAGES:
+        for reason in REASONS:
+            DEAD_LETTERED.labels(stage=stage, reason=reason)
         STAGE_DURATION.labels(stage=stage)
         EVENT_LAG.labels(stage=stage)
         LAST_EVENT_TIME.labels(stage=stage)
