@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +244,27 @@ def main() -> None:
                 f"{settings.metrics_port} is not free ({exc.strerror or exc}); set "
                 "CRISISWATCH_METRICS_PORT (0: no endpoint)"
             ) from None
+        if not broker_reachable(settings.bootstrap_servers(), wait_seconds=10.0):
+            raise SystemExit(f"crisiswatch worker: {describe(KafkaConnectionError())}")
     app.main()
+
+
+def broker_reachable(servers: list[str], wait_seconds: float) -> bool:
+    """Whether any bootstrap server accepts a TCP connection within ``wait_seconds`` (a broker
+    started at the same moment gets that long). Without one, faust's worker fails with a
+    traceback from deep in aiokafka."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for server in servers:
+            host, _, port = server.rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]"), int(port)), timeout=2.0):
+                    return True
+            except (OSError, ValueError):
+                continue
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
 
 
 def _command_name() -> str | None:

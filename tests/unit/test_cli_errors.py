@@ -100,3 +100,12 @@ def test_a_worker_whose_metrics_port_is_taken_stops_before_joining(
         f"crisiswatch worker: metrics port 127.0.0.1:{busy_port} is not free (Address already "
         "in use); set CRISISWATCH_METRICS_PORT (0: no endpoint)"
     ]
+
+
+def test_a_worker_without_a_broker_says_so_in_one_line(tmp_path: Path) -> None:
+    code, lines = crisiswatch(tmp_path, "worker", "--without-web")
+    assert code != 0
+    assert lines == [
+        f"crisiswatch worker: no broker at {NO_BROKER}: start one (crisiswatch broker) or set "
+        "CRISISWATCH_BROKER_URL"
+    ]
