@@ -8,6 +8,7 @@ Alerts are keyed by subject, so one subject's events stay in order.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,15 @@ import faust
 import orjson
 
 from agents.context import event_context
+from agents.dead_letters import dead_letter, source_of
 from agents.model_cache import ModelCache
 from agents.signals import signals_topic
 from pipeline.models.crisis import PHASE_VALUES, CrisisDetector
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
+from pipeline.runtime.data_producer import Record
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 BATCH_SECONDS = 0.5
@@ -44,19 +49,33 @@ async def detect(stream: Any) -> None:
         event_times: list[float] = []
         touched: dict[str, Any] = {}
         alerts = []
+        letters: list[Record] = []
         for event in events:
-            report = orjson.loads(event.value)
-            subject = report["subject"]
-            detector = detectors.get(subject)
-            alerts.extend(detector.learn_one(report))
-            event_times.append(datetime.fromisoformat(report["as_of"]).timestamp())
-            touched[subject] = event
-            _show(subject, report, detector)
+            try:
+                report = orjson.loads(event.value)
+                subject = report["subject"]
+                detector = detectors.get(subject)
+                touched[subject] = event
+                alerts.extend(detector.learn_one(report))
+                event_times.append(datetime.fromisoformat(report["as_of"]).timestamp())
+                _show(subject, report, detector)
+            except Exception as exc:  # a bug must not stop the stage nor lose the report
+                log.exception("detector failed on %s", source_of(event))
+                letters.append(
+                    dead_letter(
+                        "detector",
+                        event.value,
+                        "processing_error",
+                        f"{type(exc).__name__}: {exc}",
+                        source_of(event),
+                        key=event.key,
+                    )
+                )
         for subject, event in touched.items():
             with event_context(event):
                 crisis_state[subject] = detectors.get(subject).state
         await data_producer.send_all(
-            (names.alerts, alert.subject.encode(), alert.to_bytes()) for alert in alerts
+            [*letters, *((names.alerts, a.subject.encode(), a.to_bytes()) for a in alerts)]
         )
         for alert in alerts:
             metrics.ALERTS_EMITTED.labels(state=alert.state).inc()

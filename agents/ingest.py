@@ -6,16 +6,20 @@ import logging
 import time
 from typing import Any
 
+from agents.dead_letters import dead_letter, source_of
 from pipeline.ingest.routing import RecentPosts, Routed, route
 from pipeline.ingest.validation import Limits, Rejection
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_raw_topic, settings, watchlist
 from pipeline.runtime.data_producer import Record
-from schemas import DeadLetter, SourcePosition
 
 log = logging.getLogger(__name__)
 
-limits = Limits(max_raw_bytes=settings.max_raw_bytes, max_text_chars=settings.max_text_chars)
+limits = Limits(
+    max_raw_bytes=settings.max_raw_bytes,
+    max_text_chars=settings.max_text_chars,
+    max_subjects_per_post=settings.max_subjects_per_post,
+)
 recent_posts = RecentPosts(settings.dedup_capacity)
 BATCH_SIZE = 2_000
 BATCH_SECONDS = 0.2
@@ -40,7 +44,7 @@ def _ingest_one(event: Any, event_times: list[float]) -> list[Record]:
     try:
         result = route(raw, limits, watchlist, recent_posts)
     except Exception as exc:  # a bug must not stop the pipeline nor lose the message
-        log.exception("ingest failed on %s[%s]@%s", *_position(event))
+        log.exception("ingest failed on %s", source_of(event))
         result = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
     if isinstance(result, Routed):
         event_times.append(result.post.created_at.timestamp())
@@ -53,25 +57,7 @@ def _ingest_one(event: Any, event_times: list[float]) -> list[Record]:
             outcome=result.outcome,
         ).inc()
         return records
-    topic, partition, offset = _position(event)
-    timestamp = event.message.timestamp
-    letter = DeadLetter.of(
-        raw or b"",
-        result.reason,
-        result.detail,
-        SourcePosition(
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            timestamp_ms=int(timestamp * 1000) if timestamp else None,
-        ),
-        key=event.key,
-        max_raw_bytes=settings.max_raw_bytes,
-    )
     metrics.POSTS_DEAD_LETTERED.labels(reason=result.reason).inc()
-    return [(names.posts_dlq, event.key, letter.to_bytes())]
-
-
-def _position(event: Any) -> tuple[str, int, int]:
-    message = event.message
-    return message.topic, message.partition, message.offset
+    return [
+        dead_letter("ingest", raw, result.reason, result.detail, source_of(event), key=event.key)
+    ]

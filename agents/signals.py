@@ -7,6 +7,7 @@ and their state is written to the table once per batch, one key per component
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Any
@@ -15,16 +16,24 @@ import faust
 import orjson
 
 from agents.context import event_context
+from agents.dead_letters import dead_letter, source_of
 from agents.model_cache import ModelCache
 from agents.sentiment_model import sentiment_model
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
+from pipeline.runtime.data_producer import Record
+from schemas import SourcePosition, SubjectPost
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2_000
 BATCH_SECONDS = 0.5
 
-config = SignalsConfig(interval_seconds=settings.signals_interval_seconds)
+config = SignalsConfig(
+    interval_seconds=settings.signals_interval_seconds,
+    max_ahead_seconds=settings.signals_max_ahead_seconds,
+)
 signals_topic = app.topic(names.signals, key_type=bytes, value_type=bytes)
 signals_state = app.Table(
     "signals-state",
@@ -46,28 +55,85 @@ async def signals(stream: Any) -> None:
         event_times: list[float] = []
         touched: dict[str, Any] = {}
         late_before: dict[str, int] = {}
-        reports = []
+        held_before: dict[str, int] = {}
+        reports: list[dict[str, Any]] = []
+        letters: list[Record] = []
         for event in events:
-            record = orjson.loads(event.value)
-            subject = record["subject"]
-            post = record["post"]
-            model = models.get(subject)
-            late_before.setdefault(subject, model.spread.state["late"])
-            reports.extend(model.learn_one(post, sentiment_model.score_one(post["text"])))
-            event_times.append(datetime.fromisoformat(post["created_at"]).timestamp())
-            touched[subject] = event
+            try:
+                # Checked against the schema first: a record that breaks a model halfway would
+                # leave the subject's state broken for every later post.
+                SubjectPost.model_validate_json(event.value)
+                record = orjson.loads(event.value)
+                subject = record["subject"]
+                post = record["post"]
+                model = models.get(subject)
+                late_before.setdefault(subject, model.spread.state["late"])
+                held_before.setdefault(subject, model.held)
+                touched[subject] = event
+                # Where the post came from, kept with it only if it is held: [topic, partition,
+                # offset, timestamp] (a list, not a record: this is per post).
+                message = event.message
+                source = [message.topic, message.partition, message.offset, message.timestamp]
+                reports.extend(
+                    model.learn_one(post, sentiment_model.score_one(post["text"]), source)
+                )
+                event_times.append(datetime.fromisoformat(post["created_at"]).timestamp())
+                for rejected in model.take_rejected():
+                    letters.append(
+                        dead_letter(
+                            "signals",
+                            orjson.dumps({"subject": subject, "post": rejected.post}),
+                            rejected.reason,
+                            rejected.detail,
+                            _source_position(rejected.source),
+                            key=subject.encode(),
+                        )
+                    )
+            except Exception as exc:  # a bug must not stop the stage nor lose the post
+                log.exception("signals failed on %s", source_of(event))
+                letters.append(
+                    dead_letter(
+                        "signals",
+                        event.value,
+                        "processing_error",
+                        f"{type(exc).__name__}: {exc}",
+                        source_of(event),
+                        key=event.key,
+                    )
+                )
         metrics.LATE_POSTS.inc(
             sum(models.get(s).spread.state["late"] - n for s, n in late_before.items())
         )
+        held = sum(models.get(s).held - n for s, n in held_before.items())
+        metrics.SIGNALS_HELD.inc(held)
         for subject, event in touched.items():
             with event_context(event):
                 for part, state in models.get(subject).state_parts().items():
                     signals_state[f"{subject}/{part}"] = state
         await data_producer.send_all(
-            (names.signals, report["subject"].encode(), orjson.dumps(report)) for report in reports
+            [
+                *letters,
+                *(
+                    (names.signals, report["subject"].encode(), orjson.dumps(report))
+                    for report in reports
+                ),
+            ]
         )
         metrics.observe_batch("signals", time.monotonic() - started, event_times)
         metrics.SIGNALS_POSTS.inc(len(events))
         metrics.SIGNALS_EMITTED.inc(len(reports))
+        # Posts taken = learnt + newly held + dead-lettered (a post held earlier counts as
+        # learnt or dead-lettered in the batch that decides it).
+        learnt = len(events) - len(letters) - held
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):
-            metrics.MODEL_UPDATES.labels(model=model_name).inc(len(events))
+            metrics.MODEL_UPDATES.labels(model=model_name).inc(learnt)
+
+
+def _source_position(source: list[Any]) -> SourcePosition:
+    topic, partition, offset, timestamp = source
+    return SourcePosition(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp_ms=int(timestamp * 1000) if timestamp else None,
+    )

@@ -26,13 +26,17 @@ import agents.feedback
 import agents.health
 import agents.ingest
 import agents.signals
+from pipeline.cli_errors import OneLineErrors, worker_preflight
 from pipeline.runtime.app import app, settings
 from schemas import SEVERITIES, Alert
 
 _ = agents.detector
 
 
-@app.command(
+command = functools.partial(app.command, base=OneLineErrors)
+
+
+@command(
     option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: a free one)."),
     option("--host", default="127.0.0.1", help="Address to listen on."),
 )
@@ -53,7 +57,7 @@ async def broker(self: Any, port: int, host: str) -> None:
         local.stop()
 
 
-@app.command(
+@command(
     argument("file", type=Path),
     option("--sort/--no-sort", default=False, help="Send in event-time order."),
     option(
@@ -68,6 +72,7 @@ async def produce(self: Any, file: Path, sort: bool, feedback: bool) -> None:
     from pipeline.tools.produce import produce_raw, produce_to
     from pipeline.tools.sources import read_feedback, read_posts
 
+    file.open("rb").close()  # a missing or unreadable file is said before connecting
     if feedback:
         topic = topic_names(settings).feedback
         sent = await produce_to(settings, topic, read_feedback(file))
@@ -77,7 +82,7 @@ async def produce(self: Any, file: Path, sort: bool, feedback: bool) -> None:
     Console(stderr=True).print(f"sent {sent:,} messages to {topic} at {app.conf.broker[0]}")
 
 
-@app.command(
+@command(
     option("--from-beginning/--new-only", default=False, help="Replay the topic from its start."),
     option("--json", "as_json", is_flag=True, help="One JSON alert per line."),
     option("--subject", "subjects", multiple=True, help="Only this subject (repeatable)."),
@@ -133,7 +138,7 @@ async def alerts(
     )
 
 
-@app.command(
+@command(
     option(
         "--file",
         type=Path,
@@ -151,9 +156,7 @@ async def demo(self: Any, file: Path | None, timeout: float) -> None:
         raise SystemExit(code)
 
 
-@app.command(
-    option("--out", type=Path, default=None, help="Directory (default: schemas/jsonschema).")
-)
+@command(option("--out", type=Path, default=None, help="Directory (default: schemas/jsonschema)."))
 async def schemas(self: Any, out: Path | None) -> None:
     """Write the JSON Schema file of each record."""
     from schemas.export import JSONSCHEMA_DIR, write_json_schemas
@@ -162,7 +165,7 @@ async def schemas(self: Any, out: Path | None) -> None:
         print(path)
 
 
-@app.command(
+@command(
     option("--train", type=Path, default=None, help="Learn from a labelled CSV first."),
 )
 async def sentiment(self: Any, train: Path | None) -> None:
@@ -181,7 +184,7 @@ async def sentiment(self: Any, train: Path | None) -> None:
     sys.stdout.flush()
 
 
-@app.command(
+@command(
     option("--file", type=Path, default=None, help="Labelled CSV (default: airline tweets)."),
     option("--limit", type=int, default=None, help="Only the first N posts in event time."),
     option("--json", "as_json", is_flag=True, help="JSON instead of a table."),
@@ -196,14 +199,16 @@ async def sentiment_eval(self: Any, file: Path | None, limit: int | None, as_jso
 
 
 def main() -> None:
+    if _command_name() == "worker":
+        worker_preflight(settings)
     app.main()
 
 
-if __name__ == "__main__":
-    sys.exit(main())  # type: ignore[func-returns-value]
+def _command_name() -> str | None:
+    return next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
 
 
-@app.command(
+@command(
     option("--subjects", type=int, default=2, help="Subjects fed side by side."),
     option("--posts", type=str, default="1000,5000,20000", help="Checkpoints, posts per subject."),
 )
@@ -225,7 +230,7 @@ async def footprint(self: Any, subjects: int, posts: str) -> None:
     Console().print(table)
 
 
-@app.command(
+@command(
     argument("source"),
     option(
         "--speed",
@@ -251,7 +256,7 @@ async def replay(self: Any, source: str, speed: float, timeout: float) -> None:
     )
 
 
-@app.command(
+@command(
     option("--posts", type=Path, default=None, help="Stream (JSONL/CSV); default: a simulation."),
     option("--truth", type=Path, default=None, help="Its ground truth (CrisisTruth JSONL)."),
     option("--offline", is_flag=True, help="Run the model code in process, without Kafka."),
@@ -272,7 +277,7 @@ async def evaluate(
         console.print(f"scores written to {json_out}")
 
 
-@app.command(
+@command(
     option("--posts", "n_posts", type=int, default=20_000, help="Posts per layout."),
     option("--layouts", default="1,2,4", help="Partitions (= workers) per run, comma-separated."),
     option(
@@ -363,7 +368,7 @@ async def bench(
         json_out.write_bytes(orjson.dumps([r.as_dict() for r in results]))
 
 
-@app.command(
+@command(
     option("--out", type=Path, default=Path("simulation"), help="Directory for the files."),
     option("--seed", type=int, default=7),
     option("--days", type=float, default=3.0),
@@ -411,7 +416,7 @@ async def simulate(
     )
 
 
-@app.command(
+@command(
     argument("alert_id"),
     option("--out", type=Path, default=None, help="HTML file (default: report-ALERT_ID.html)."),
 )
@@ -430,3 +435,8 @@ async def report(self: Any, alert_id: str, out: Path | None) -> None:
     console.print(
         f"{path}: {len(alerts)} events of {alert_id} ({alerts[0].subject}), {len(reports)} reports"
     )
+
+
+# Last: ``python -m pipeline.cli`` must see every command defined above.
+if __name__ == "__main__":
+    sys.exit(main())  # type: ignore[func-returns-value]

@@ -1,4 +1,9 @@
-"""DeadLetter: input the pipeline could not accept, kept whole with the reason (topic posts.dlq)."""
+"""DeadLetter: input the pipeline could not accept, with the reason (topic posts.dlq).
+
+The raw message is kept up to max_raw_bytes (raw_truncated and raw_size say when it was longer):
+a too_large message kept whole, base64 in a letter, could exceed the broker's message size limit
+(1 MiB by default) and the letter, and so the message, would be lost.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,9 @@ Reason = Literal[
     "invalid_field",  # a field has the right type but a bad value (pattern, range, length)
     "bad_timestamp",  # created_at missing its format or outside 2000..2100
     "text_too_long",  # text over max_text_chars
+    "too_many_subjects",  # names more monitored subjects than max_subjects_per_post
     "processing_error",  # an unexpected error handling this message (a bug, not bad input)
+    "future_timestamp",  # far ahead of its subject's event time, and the stream did not follow
 ]
 REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
 

@@ -1,4 +1,8 @@
-"""Ingest decisions, without Kafka: raw message -> (post, subjects) or a dead letter."""
+"""Ingest decisions, without Kafka: raw message -> (post, subjects) or a dead letter.
+
+A post is routed to every subject it names, up to ``Limits.max_subjects_per_post``: past that it
+is dead-lettered whole (``too_many_subjects``), so one post can never become thousands.
+"""
 
 from __future__ import annotations
 
@@ -66,4 +70,11 @@ def route(
         return result
     if not recent.learn_one(result):
         return Routed(result, [], duplicate=True)
-    return Routed(result, watchlist.match(result.text, result.author.handle))
+    subjects = watchlist.match(result.text, result.author.handle)
+    if len(subjects) > limits.max_subjects_per_post:
+        return Rejection(
+            "too_many_subjects",
+            f"names {len(subjects)} monitored subjects > max_subjects_per_post "
+            f"{limits.max_subjects_per_post}",
+        )
+    return Routed(result, subjects)

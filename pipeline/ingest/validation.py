@@ -39,6 +39,9 @@ class Rejection:
 class Limits:
     max_raw_bytes: int
     max_text_chars: int
+    #: A post naming more monitored subjects is dead-lettered (too_many_subjects): one post
+    #: must not fan out into thousands of routed copies.
+    max_subjects_per_post: int = 20
 
 
 def validate_raw(raw: bytes | None, limits: Limits) -> Post | Rejection:

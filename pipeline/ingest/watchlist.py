@@ -18,6 +18,10 @@ _TOKEN = re.compile(r"(?<!\w)[@#]?\w+(?:['\u2019]\w+)*")
 _SUBJECT_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
+class WatchListError(ValueError):
+    """A watch list that cannot be used; the message names the file and what is wrong."""
+
+
 @dataclass(frozen=True)
 class Subject:
     id: str
@@ -49,6 +53,38 @@ class Subject:
         )
 
 
+def _check_terms(subject: Subject) -> None:
+    """Refuse terms the matcher would not see as written.
+
+    Matching is on whole word tokens: "!!!" has none and matched nothing, and "C++" is the token
+    "c" and matched every standalone "c". A handle or hashtag must be one token; a name or
+    keyword must begin and end with a word character (inner punctuation, as in "Coca-Cola" or
+    "AT&T", only separates words)."""
+    for kind, prefix, terms in (
+        ("handle", "@", subject.handles),
+        ("hashtag", "#", subject.hashtags),
+    ):
+        for term in terms:
+            if not _TOKEN.fullmatch(prefix + term):
+                raise ValueError(
+                    f"subject {subject.id}: {kind} {term!r} is not one word "
+                    "(letters, digits, _): it could never match"
+                )
+    for term in (*subject.names, *subject.keywords):
+        tokens = list(_TOKEN.finditer(term.strip()))
+        if not tokens:
+            raise ValueError(
+                f"subject {subject.id}: {term!r} has no word in it: it could never match"
+            )
+        dropped = term.strip()[: tokens[0].start()] + term.strip()[tokens[-1].end() :]
+        if dropped:
+            words = " ".join(t.group() for t in tokens)
+            raise ValueError(
+                f"subject {subject.id}: {term!r} would match as {words!r} (matching is on whole "
+                f"words; {dropped!r} is ignored): write it as words"
+            )
+
+
 class WatchList:
     def __init__(self, subjects: Iterable[Subject]) -> None:
         self.subjects: dict[str, Subject] = {}
@@ -62,6 +98,7 @@ class WatchList:
             if subject.id in self.subjects:
                 raise ValueError(f"subject {subject.id!r} listed twice")
             self.subjects[subject.id] = subject
+            _check_terms(subject)
             for handle in subject.handles:
                 self._tokens.setdefault("@" + handle.casefold(), set()).add(subject.id)
                 self._accounts.setdefault(handle.casefold(), set()).add(subject.id)
@@ -76,12 +113,22 @@ class WatchList:
 
     @classmethod
     def load(cls, path: Path) -> WatchList:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise WatchListError(f"watch list {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise WatchListError(f"watch list {path}: not valid TOML: {exc}") from None
         entries = data.get("subjects")
         if not isinstance(entries, list) or not entries:
-            raise ValueError(f"{path}: expected one or more [[subjects]] tables")
-        return cls(Subject.from_dict(entry) for entry in entries)
+            raise WatchListError(f"watch list {path}: expected one or more [[subjects]] tables")
+        try:
+            return cls(
+                Subject.from_dict(entry if isinstance(entry, dict) else {}) for entry in entries
+            )
+        except ValueError as exc:
+            raise WatchListError(f"watch list {path}: {exc}") from None
 
     def match(self, text: str, author_handle: str = "") -> list[str]:
         """Ids of the subjects the text mentions (or whose account wrote it), sorted."""

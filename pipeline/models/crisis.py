@@ -127,16 +127,21 @@ class CrisisDetector:
     def learn_one(self, report: dict[str, Any]) -> list[Alert]:
         st, cfg = self._state, self.config
         as_of = report["as_of"]
-        if st["last_as_of"] is not None and _ts(as_of) <= _ts(st["last_as_of"]):
+        # Everything read before anything is stored: a report that fails here (an as_of that
+        # does not parse, a missing aggregate) must leave the state as it was, or every later
+        # report of the subject would fail on it too.
+        moment = _ts(as_of)
+        if st["last_as_of"] is not None and moment <= _ts(st["last_as_of"]):
             return []  # redelivered or out of order: already accounted for
-        st["last_as_of"] = as_of
-        st["reports"] += 1
         terms = evidence_terms(report, cfg.score)
         features = aggregates(report, terms)
         terms["anomaly"] = self.anomaly.score_one(features)
         score = crisis_score(terms, cfg.score)
+        projected_reach = _projected_reach(report)
+        st["last_as_of"] = as_of
+        st["reports"] += 1
         st["last_score"], st["last_terms"] = score, terms
-        st["last_projected_reach"] = _projected_reach(report)
+        st["last_projected_reach"] = projected_reach
         if st["phase"] == "normal" and score < cfg.watch_threshold:
             self.anomaly.learn_one(features)  # only ordinary reports teach what is ordinary
         return self._step(report, score, terms)

@@ -11,6 +11,15 @@ Reports come at interval boundaries of event time: a post in a later interval th
 one first closes that last interval, and the report describes the state at its end (everything
 up to, not including, the post that crossed). Intervals without posts have no report. The
 same stream in the same order gives the same reports at any speed.
+
+Event time is guarded against outliers (``max_ahead_seconds``): a post more than that ahead of
+the subject's frontier (the latest event time learnt) would move every window and baseline by
+hours at once, and every later post would be late. It is held until the subject's next post
+decides: if the stream goes on at or after it (a quiet spell ended, a replay skipped a gap,
+the subject's first posts), it is learnt; if the stream comes back to earlier times, it was an
+outlier and is rejected (``future_timestamp``, drained by ``take_rejected``). One post never moves
+the clock by more than ``max_ahead_seconds``; only the wall clock is never consulted, so replays
+of old data behave as live.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.models.leaders import AuthorInfluence, LeaderConfig
 from pipeline.models.reach_forecast import ForecastConfig, ReachForecaster
@@ -64,6 +73,26 @@ class SignalsConfig:
     spread: SpreadConfig = field(default_factory=SpreadConfig)
     sentiment: BaselineConfig = field(default_factory=BaselineConfig)
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    #: A post further than this ahead of the subject's event-time frontier waits for the
+    #: subject's next post to confirm it (see the module docstring). Below the spread horizon,
+    #: so one accepted post never makes the next ordinary ones late.
+    max_ahead_seconds: int = 1800
+
+    def __post_init__(self) -> None:
+        if self.interval_seconds <= 0:
+            raise ValueError("interval_seconds must be positive")
+        if not 0 < self.max_ahead_seconds < self.spread.horizon_minutes * 60:
+            raise ValueError("max_ahead_seconds must be positive and below the spread horizon")
+
+
+class Rejected(NamedTuple):
+    """A post the signals stage will not learn: the agent dead-letters it."""
+
+    post: dict[str, Any]
+    reason: str
+    detail: str
+    #: What the caller passed with the post (the agent: its topic, partition and offset).
+    source: Any
 
 
 def _event_time(post: dict[str, Any]) -> float:
@@ -92,6 +121,11 @@ class SubjectSignalsModel:
             # story id -> [posts, negative posts], for the stories still active
             "story_sentiment": {},
         }
+        # Older states: the frontier is the spread watermark (the largest event time learnt).
+        self.meta.setdefault("frontier", self.spread_watermark(parts.get("spread")))
+        #: A post ahead of the frontier, waiting for the next one: [post, score, source, ts].
+        self.meta.setdefault("held", None)
+        self._rejected: list[Rejected] = []
         self.stories = StoryTracker(subject, config.stories, parts.get("stories"))
         self.leaders = AuthorInfluence(config.leaders, parts.get("leaders"))
         self.spread = SubjectSpread(config.spread, parts.get("spread"))
@@ -107,11 +141,62 @@ class SubjectSignalsModel:
             "sentiment": self.sentiment.state,
         }
 
-    def learn_one(self, post: dict[str, Any], score: SentimentScore) -> list[dict[str, Any]]:
+    @staticmethod
+    def spread_watermark(spread: dict[str, Any] | None) -> float | None:
+        return spread.get("watermark") if spread else None
+
+    @property
+    def held(self) -> int:
+        """Posts waiting for the next one to confirm their event time (0 or 1)."""
+        return 0 if self.meta["held"] is None else 1
+
+    def take_rejected(self) -> list[Rejected]:
+        """The posts rejected since the last call (the agent dead-letters them)."""
+        rejected, self._rejected = self._rejected, []
+        return rejected
+
+    def learn_one(
+        self, post: dict[str, Any], score: SentimentScore, source: Any = None
+    ) -> list[dict[str, Any]]:
+        """Learn ``post`` (or hold it, see the module docstring); return the completed reports.
+
+        ``source`` is kept with a held post and handed back with it if it is rejected."""
         ts = _event_time(post)
         meta = self.meta
+        ahead = self.config.max_ahead_seconds
+        reports: list[dict[str, Any]] = []
+        held = meta["held"]
+        if held is not None:
+            meta["held"] = None
+            held_post, held_score, held_source, held_ts = held
+            if ts < held_ts - ahead:  # the stream came back: the held post was an outlier
+                self._rejected.append(
+                    Rejected(
+                        held_post,
+                        "future_timestamp",
+                        f"created_at {held_post['created_at']} is {(held_ts - ts) / 3600:,.1f} h "
+                        f"ahead of subject {self.subject}'s event time: its next post "
+                        f"({post['created_at']}) did not follow it",
+                        held_source,
+                    )
+                )
+            else:
+                reports.extend(self._learn(held_post, SentimentScore(**held_score), held_ts))
+        frontier = meta["frontier"]
+        if frontier is None or ts > frontier + ahead:
+            meta["held"] = [post, score.as_dict(), source, ts]
+            return reports
+        reports.extend(self._learn(post, score, ts))
+        return reports
+
+    def _learn(
+        self, post: dict[str, Any], score: SentimentScore, ts: float
+    ) -> list[dict[str, Any]]:
+        meta = self.meta
+        if meta["frontier"] is None or ts > meta["frontier"]:
+            meta["frontier"] = ts
         interval = int(ts // self.config.interval_seconds)
-        reports = []
+        reports: list[dict[str, Any]] = []
         if meta["interval"] is None:
             meta["interval"] = interval
         elif interval > meta["interval"]:

@@ -8,13 +8,13 @@ from typing import Any
 import faust
 from mode.utils.logging import level_number
 
-from pipeline.ingest.watchlist import WatchList
+from pipeline.ingest.watchlist import WatchList, WatchListError
 from pipeline.runtime import faust_patch, metrics, topics
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
 from pipeline.runtime.kafka import ensure_topics
 from pipeline.runtime.security import faust_credentials
-from pipeline.runtime.settings import Settings
+from pipeline.runtime.settings import Settings, SettingsError
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -47,10 +47,19 @@ def create_app(settings: Settings) -> faust.App:
     return faust.App(settings.app_id, **options)
 
 
-settings = Settings.from_env()
+def _configuration() -> tuple[Settings, WatchList]:
+    """Settings and watch list, checked before anything starts: a mistake in either ends the
+    command with one line naming it, not a traceback from deep in a worker."""
+    try:
+        settings = Settings.from_env()
+        return settings, WatchList.load(settings.watchlist_file())
+    except (SettingsError, WatchListError) as exc:
+        raise SystemExit(f"crisiswatch: {exc}") from None
+
+
+settings, watchlist = _configuration()
 app = create_app(settings)
 names = topics.TopicNames.for_prefix(settings.topic_prefix)
-watchlist = WatchList.load(settings.watchlist_file())
 
 posts_raw_topic = app.topic(
     names.posts_raw, key_type=bytes, value_type=bytes, partitions=settings.raw_partitions

@@ -6,6 +6,7 @@ schemas.REASONS, subjects from the watch list.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable
 
@@ -48,6 +49,11 @@ POSTS_DEAD_LETTERED = Counter(
     "Raw messages sent to posts.dlq, by reason",
     ["reason"],
 )
+DEAD_LETTERED = Counter(
+    "crisiswatch_dead_lettered_total",
+    "Records any stage sent to posts.dlq, by stage and reason (ingest's are its raw messages)",
+    ["stage", "reason"],
+)
 POSTS_ROUTED = Counter(
     "crisiswatch_subject_posts_total", "Post copies routed to a monitored subject", ["subject"]
 )
@@ -60,6 +66,10 @@ ALERTS_EMITTED = Counter(
 )
 SIGNALS_POSTS = Counter(
     "crisiswatch_signals_posts_total", "Subject posts consumed by the signals stage"
+)
+SIGNALS_HELD = Gauge(
+    "crisiswatch_signals_held_posts",
+    "Subject posts far ahead of their subject's event time, waiting for the next post to confirm",
 )
 SIGNALS_EMITTED = Counter(
     "crisiswatch_signals_emitted_total", "Subject signal reports sent to the signals topic"
@@ -198,6 +208,8 @@ def initialise_series(subjects: list[str]) -> None:
     for severity in SEVERITIES:
         OPEN_CRISES.labels(severity=severity)
     for stage in STAGES:
+        for reason in REASONS:
+            DEAD_LETTERED.labels(stage=stage, reason=reason)
         STAGE_DURATION.labels(stage=stage)
         EVENT_LAG.labels(stage=stage)
         LAST_EVENT_TIME.labels(stage=stage)
@@ -206,6 +218,15 @@ def initialise_series(subjects: list[str]) -> None:
     for subject in subjects:
         for gauge in SUBJECT_GAUGES:
             gauge.labels(subject=subject)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError if the metrics endpoint could not listen on ``host:port`` (0: off)."""
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the HTTP server does
+        probe.bind((host, port))
 
 
 def serve(host: str, port: int) -> None:

@@ -10,6 +10,7 @@ command finds the local broker without configuration.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -31,6 +32,11 @@ PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
 BrokerProfile = Literal["tansu", "kafka"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+LOG_LEVELS = ("crit", "critical", "error", "warn", "warning", "info", "debug")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot work: refused when the settings are built, in one line."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,17 @@ class Settings:
     max_raw_bytes: int = 65_536
     #: Post text longer than this (in characters) is dead-lettered.
     max_text_chars: int = 10_000
+    #: A post naming more monitored subjects is dead-lettered (too_many_subjects).
+    max_subjects_per_post: int = 20
     #: Recent post ids remembered by each ingest worker to drop repeats (about 100 B each).
     dedup_capacity: int = 200_000
 
     # --- signals ---------------------------------------------------------------------------
     #: Event-time interval between two signal reports of a subject.
     signals_interval_seconds: int = 60
+    #: A post further ahead of its subject's event time waits for the subject's next post to
+    #: confirm it, else is dead-lettered (future_timestamp): one post never moves the clock more.
+    signals_max_ahead_seconds: int = 1800
 
     # --- crisis detector (pipeline/models/crisis.py; README "Crisis detection") ------------------
     #: Score (0..1) at which a subject goes on watch; at which, in ``open_reports`` reports in
@@ -114,6 +125,9 @@ class Settings:
 
     # Environment the settings came from (not a setting; kept out of repr).
     _env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _validate(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -225,7 +239,7 @@ def _convert(name: str, raw: str, hint: Any) -> Any:
         return _convert(name, raw, inner[0])
     if origin is Literal:
         if raw not in args:
-            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be one of {args}, not {raw!r}")
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be one of {args}, not {raw!r}")
         return raw
     if hint is bool:
         return raw.strip().lower() in ("1", "true", "yes", "on")
@@ -233,7 +247,51 @@ def _convert(name: str, raw: str, hint: Any) -> Any:
         try:
             return hint(raw)
         except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a number, not {raw!r}") from None
+            raise SettingsError(
+                f"{ENV_PREFIX}{name.upper()} must be a number, not {raw!r}"
+            ) from None
     if hint is Path:
         return Path(raw)
     return raw
+
+
+#: Settings that must be at least 1; then ranges (inclusive) of others.
+_POSITIVE = (
+    "partitions",
+    "raw_partitions",
+    "replication_factor",
+    "max_raw_bytes",
+    "max_text_chars",
+    "max_subjects_per_post",
+    "dedup_capacity",
+    "signals_interval_seconds",
+    "crisis_open_reports",
+    "webhook_attempts",
+)
+_RANGES: dict[str, tuple[float, float]] = {
+    "metrics_port": (0, 65_535),
+    # Below the 2 h volume horizon: one accepted post must never make the next ones late.
+    "signals_max_ahead_seconds": (1, 3_600),
+    "crisis_resolve_seconds": (0, math.inf),
+    "crisis_watch_reset_seconds": (0, math.inf),
+    "webhook_timeout_seconds": (0.001, math.inf),
+}
+
+
+def _validate(settings: Settings) -> None:
+    """Refuse settings that cannot work (a zero interval, a negative size, a port past 65535,
+    an unknown log level) before anything starts, naming the variable."""
+
+    def refuse(name: str, value: Any, expected: str) -> SettingsError:
+        return SettingsError(f"{ENV_PREFIX}{name.upper()} must be {expected}, not {value!r}")
+
+    for name in _POSITIVE:
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise refuse(name, value, "a whole number of at least 1")
+    for name, (low, high) in _RANGES.items():
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not low <= value <= high:
+            raise refuse(name, value, f"between {low:g} and {high:g}")
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise refuse("log_level", settings.log_level, f"one of {', '.join(LOG_LEVELS)}")

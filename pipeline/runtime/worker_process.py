@@ -17,6 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipeline.runtime.settings import Settings
 
 
+class WorkerExited(RuntimeError):
+    """The worker process ended while we were waiting on it."""
+
+
 class WorkerProcess:
     def __init__(self, settings: Settings, log_file: Path) -> None:
         self.settings = settings
@@ -82,7 +86,7 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while True:
             if not self.running:
-                raise RuntimeError(f"worker exited; see {self.log_file}")
+                raise self.exited()
             try:
                 self.metrics()
                 return
@@ -90,6 +94,10 @@ class WorkerProcess:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"worker metrics not up in {timeout}s") from None
                 time.sleep(0.2)
+
+    def exited(self) -> WorkerExited:
+        code = self.process.returncode if self.process is not None else None
+        return WorkerExited(f"worker exited (code {code}); see {self.log_file}")
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -103,7 +111,15 @@ def wait_until_settled(worker: WorkerProcess, sent: int, timeout: float) -> dict
     report through the detector; returns the worker's figures then. Polls /metrics."""
     deadline = time.monotonic() + timeout
     while True:
-        m = worker.metrics()
+        if not worker.running:
+            raise worker.exited()
+        try:
+            m = worker.metrics()
+        except OSError:  # the worker just died (checked above), or a slow answer: try again
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+            continue
         figures = {
             "received": m.get("crisiswatch_posts_received_total", 0.0),
             "processed": m.get("crisiswatch_posts_processed_total", 0.0),
@@ -112,6 +128,19 @@ def wait_until_settled(worker: WorkerProcess, sent: int, timeout: float) -> dict
             "signals": m.get("crisiswatch_signals_posts_total", 0.0),
             "reports": m.get("crisiswatch_signals_emitted_total", 0.0),
             "detected": m.get("crisiswatch_detector_reports_total", 0.0),
+            # What signals took: learnt, held (waiting to confirm their event time), or
+            # dead-lettered; what the detector could not process.
+            "learnt": m.get('crisiswatch_model_updates_total{model="spread"}', 0.0),
+            "held": m.get("crisiswatch_signals_held_posts", 0.0),
+            "signals_dead_lettered": m.get(
+                'crisiswatch_dead_lettered_total{reason="future_timestamp",stage="signals"}', 0.0
+            )
+            + m.get(
+                'crisiswatch_dead_lettered_total{reason="processing_error",stage="signals"}', 0.0
+            ),
+            "detector_dead_lettered": m.get(
+                'crisiswatch_dead_lettered_total{reason="processing_error",stage="detector"}', 0.0
+            ),
         }
         done = figures["processed"] + figures["dead_lettered"] >= sent
         if (
@@ -120,7 +149,7 @@ def wait_until_settled(worker: WorkerProcess, sent: int, timeout: float) -> dict
             and (figures["detected"] >= figures["reports"])
         ):
             return figures
-        if time.monotonic() > deadline or not worker.running:
+        if time.monotonic() > deadline:
             raise TimeoutError(f"pipeline did not finish in {timeout}s: {figures}")
         time.sleep(0.5)
 

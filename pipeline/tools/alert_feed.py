@@ -103,13 +103,38 @@ class AlertFilter:
         return False
 
 
+#: Characters a terminal acts on instead of showing: C0 and C1 controls, DEL, and the bidi
+#: controls that reorder what is shown. Alerts carry handles, ids and text anyone can write
+#: ("\x1b]0;PWNED\x07\x1b[2J" retitled and cleared the terminal): each is shown escaped.
+_UNPRINTABLE = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (
+        *range(0x00, 0x20),
+        *range(0x7F, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character escaped (``\x1b`` shown as the 4 characters)."""
+    return text.translate(_UNPRINTABLE)
+
+
 def render_alert(alert: Alert) -> Text:
-    """A few lines an ops person reads at a glance: what, how bad, where it started, what next."""
+    """A few lines an ops person reads at a glance: what, how bad, where it started, what next.
+
+    Every value that comes from posts goes through ``printable`` (``_p``)."""
+    _p = printable
     line = Text()
     line.append(f"{alert.detected_at:%Y-%m-%d %H:%M}Z ", style="dim")
     line.append(f"{alert.state.upper():<9} ", style=_STATE_STYLE.get(alert.state, ""))
     line.append(f"{alert.severity:<8} ", style=_STYLE.get(alert.severity, ""))
-    line.append(f"{alert.subject:<11} ", style="bold")
+    line.append(f"{_p(alert.subject):<11} ", style="bold")
     line.append(f"score {alert.score:.2f} since {alert.started_at:%H:%M}Z")
     spread, impact = alert.spread, alert.impact
     line.append(
@@ -119,21 +144,24 @@ def render_alert(alert: Alert) -> Text:
     )
     if alert.origin is not None:
         origin = alert.origin
-        path = " > ".join(p.platform for p in origin.platforms)
+        path = " > ".join(_p(p.platform) for p in origin.platforms)
         line.append(
-            f"\n    origin {origin.platform} {origin.first_post.id} by @{origin.initiator_handle}"
-            f" ({path}); reach {impact.reach_so_far:,}, projected {impact.projected_reach:,.0f}"
-            f" [{impact.projected_low:,.0f}-{impact.projected_high:,.0f}]",
+            f"\n    origin {_p(origin.platform)} {_p(origin.first_post.id)} by "
+            f"@{_p(origin.initiator_handle)} ({path}); reach {impact.reach_so_far:,}, projected "
+            f"{impact.projected_reach:,.0f} [{impact.projected_low:,.0f}-"
+            f"{impact.projected_high:,.0f}]",
         )
         if impact.opinion_leaders:
-            leaders = ", ".join(f"@{ld.handle}" for ld in impact.opinion_leaders[:3])
+            leaders = ", ".join(f"@{_p(ld.handle)}" for ld in impact.opinion_leaders[:3])
             line.append(f"\n    opinion leaders {leaders}, {impact.negative_share:.0%} negative")
     if alert.evidence and alert.state != "resolved":
         first = alert.evidence[0]
         text = " ".join(first.text.split())
-        line.append(f"\n    @{first.author_handle}: {text[:90]}", style="italic")
-    line.append(f"\n    next: {alert.playbook.step}: {alert.playbook.action}", style="bold cyan")
-    line.append(f"\n    id {alert.alert_id} r{alert.revision}", style="dim")
+        line.append(f"\n    @{_p(first.author_handle)}: {_p(text[:90])}", style="italic")
+    line.append(
+        f"\n    next: {_p(alert.playbook.step)}: {_p(alert.playbook.action)}", style="bold cyan"
+    )
+    line.append(f"\n    id {_p(alert.alert_id)} r{alert.revision}", style="dim")
     return line
 
 

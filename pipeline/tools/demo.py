@@ -117,6 +117,11 @@ def _summary(
         "subject posts routed / through signals",
         f"{figures['routed']:,.0f} / {figures['signals']:,.0f}",
     )
+    table.add_row(
+        "signals: learnt / held / dead-lettered",
+        f"{figures['learnt']:,.0f} / {figures['held']:,.0f} / "
+        f"{figures['signals_dead_lettered']:,.0f}",
+    )
     states: dict[str, int] = {}
     for alert in alerts:
         states[alert.state] = states.get(alert.state, 0) + 1

@@ -37,7 +37,11 @@ def read_truth(path: Path) -> list[CrisisTruth]:
 def stream_extent(messages: list[bytes], settings: Settings) -> tuple[int, float]:
     """Monitored subjects the stream mentions, and its length in days of event time."""
     watchlist = WatchList.load(settings.watchlist_file())
-    limits = Limits(max_raw_bytes=settings.max_raw_bytes, max_text_chars=settings.max_text_chars)
+    limits = Limits(
+        max_raw_bytes=settings.max_raw_bytes,
+        max_text_chars=settings.max_text_chars,
+        max_subjects_per_post=settings.max_subjects_per_post,
+    )
     recent = RecentPosts(len(messages) + 1)
     subjects: set[str] = set()
     times = []

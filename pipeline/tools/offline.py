@@ -29,6 +29,8 @@ class OfflineRun:
     reports: int = 0
     processed: int = 0
     dead_lettered: int = 0
+    #: Subject posts the signals stage dead-lettered (future_timestamp), as the agent does.
+    signals_dead_lettered: int = 0
     #: Every signal report (as on the signals topic), when asked for with keep_reports.
     kept_reports: list[SubjectSignals] = field(default_factory=list)
 
@@ -62,7 +64,9 @@ def run_offline(
             model = signals.get(subject) or signals.setdefault(
                 subject, SubjectSignalsModel(subject, signals_config)
             )
-            for report in model.learn_one(post, scorer.score_one(post["text"])):
+            reports = model.learn_one(post, scorer.score_one(post["text"]))
+            run.signals_dead_lettered += len(model.take_rejected())
+            for report in reports:
                 run.reports += 1
                 wire = orjson.dumps(report)  # what the signals topic carries
                 if keep_reports:

@@ -1,11 +1,19 @@
-"""The post-mortem report's plots: matplotlib (Agg), each returned as an embedded PNG data URI."""
+"""The post-mortem report's plots: matplotlib (Agg), each returned as an embedded PNG data URI.
+
+Handles, platforms and post text in the plots come from posts anyone can write: matplotlib would
+read ``$...$`` in them as mathtext (``$\\undefinedcmd$`` raised ValueError, ``${{{...$``
+RecursionError) and crash the report. Every plot is drawn with math parsing off (``plain_text``),
+so text is drawn as it is written.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from functools import wraps
+from typing import Literal, ParamSpec, TypeVar
 
 import matplotlib
 
@@ -17,6 +25,21 @@ from matplotlib.figure import Figure
 
 from schemas import Alert
 from schemas.signals import SubjectSignals
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def plain_text(plot: Callable[P, R]) -> Callable[P, R]:
+    """Draw (and render) ``plot`` with mathtext off: untrusted text is never parsed."""
+
+    @wraps(plot)
+    def drawn(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return plot(*args, **kwargs)
+
+    return drawn
+
 
 STATE_COLOURS = {"opened": "#d62728", "escalated": "#9467bd", "resolved": "#2ca02c"}
 
@@ -83,6 +106,7 @@ def _against_baseline(
     ax.legend(loc=legend_loc, fontsize=8)
 
 
+@plain_text
 def volume_and_sentiment(reports: list[SubjectSignals], alerts: list[Alert]) -> str:
     times = _num([r.as_of for r in reports])
     fig, (volume, mood) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True)
@@ -111,6 +135,7 @@ def volume_and_sentiment(reports: list[SubjectSignals], alerts: list[Alert]) -> 
     return _png(fig)
 
 
+@plain_text
 def platforms_reached(platforms: list[tuple[str, datetime]]) -> str:
     fig, ax = plt.subplots(figsize=(10, 0.6 + 0.5 * max(1, len(platforms))))
     for row, (platform, first_seen) in enumerate(platforms):
@@ -129,6 +154,7 @@ def platforms_reached(platforms: list[tuple[str, datetime]]) -> str:
     return _png(fig)
 
 
+@plain_text
 def reach_over_time(points: list[tuple[datetime, int, float, float, float]]) -> str:
     """(time, reach so far, projected, low, high) of the crisis's story."""
     fig, ax = plt.subplots(figsize=(10, 3.8))
@@ -151,6 +177,7 @@ def reach_over_time(points: list[tuple[datetime, int, float, float, float]]) -> 
     return _png(fig)
 
 
+@plain_text
 def leaders_bar(leaders: list[tuple[str, float, int]]) -> str:
     """(handle, influence score, followers)."""
     fig, ax = plt.subplots(figsize=(10, 0.8 + 0.45 * max(1, len(leaders))))

@@ -165,6 +165,22 @@ class SimulationConfig:
     min_gap_hours: float = 6.0
     crisis_minutes: float = 60.0
 
+    def __post_init__(self) -> None:
+        # Refused here, not discovered as a division by zero or a truth file that lists a crisis
+        # of a stream with no posts.
+        if not self.subjects or not set(self.subjects) <= set(SUBJECTS):
+            raise ValueError(f"subjects: one or more of {', '.join(SUBJECTS)}")
+        if not self.days > 0 or not self.posts_per_hour > 0:
+            raise ValueError("days and posts per hour must be positive")
+        if self.crises < 0 or self.authors < 1 or self.communities < 1:
+            raise ValueError("crises must be 0 or more, authors and communities 1 or more")
+        if self.crises and self.days * 24 < self.warmup_hours + 2 + self.min_gap_hours:
+            least = (self.warmup_hours + 2 + self.min_gap_hours) / 24
+            raise ValueError(
+                f"{self.days:g} days leave no room for a crisis after the "
+                f"{self.warmup_hours:g} h warm-up: {least:g} days or more, or no crises"
+            )
+
 
 @dataclass
 class _Crisis:
@@ -357,7 +373,7 @@ def _truth(crisis: _Crisis) -> CrisisTruth:
 def _plan_crises(rng: random.Random, cfg: SimulationConfig, people: Population) -> list[_Crisis]:
     crises: list[_Crisis] = []
     span = cfg.days * 24 - cfg.warmup_hours - 2
-    slots = max(1, int(span // cfg.min_gap_hours))
+    slots = int(span // cfg.min_gap_hours)  # at least 1 with crises (SimulationConfig)
     for k, slot in enumerate(sorted(rng.sample(range(slots), min(cfg.crises, slots)))):
         onset = START + timedelta(
             hours=cfg.warmup_hours

@@ -21,7 +21,7 @@ from pipeline.runtime.worker_process import wait_until_settled
 from schemas import REASONS, DeadLetter, SubjectPost
 
 from .conftest import StartWorker
-from .helpers import T0, read_topic
+from .helpers import T0, post, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +88,15 @@ def good_message(rng: random.Random, n: int) -> bytes:
             "<script>alert(1)</script> @united",
             "'; DROP TABLE posts; -- @united",
             "nothing to see here",
+            # Issue 16: terminal control codes (defect 6), mathtext (5), one subject named 200
+            # times (8: counts once; the cap on subjects is in the last test).
+            "@united \x1b]0;PWNED\x07\x1b[2J",
+            "@united $\\undefinedcmd$ ${{{{{{{{{{{{{{{{$",
+            "@united " * 200,
         ]
     )
-    return orjson.dumps(body(n, text=text))
+    handle = rng.choice([f"user{n}", "$\\undefinedcmd$", "\x1b[2J"])
+    return orjson.dumps(body(n, text=text, author={"id": f"u{n}", "handle": handle}))
 
 
 async def test_generated_bad_and_good_messages_dead_letter_and_reconcile(
@@ -110,7 +116,9 @@ async def test_generated_bad_and_good_messages_dead_letter_and_reconcile(
     }
     good = len(messages) - len(expected)
     assert 250 <= len(expected) <= 320 and good >= 80
-    assert set(expected.values()) == set(REASONS) - {"processing_error"}
+    # Reasons given past validation: by routing, by a later stage.
+    later = {"processing_error", "future_timestamp", "too_many_subjects"}
+    assert set(expected.values()) == set(REASONS) - later
 
     worker = await start_worker(settings)
     names = topic_names(settings)
@@ -150,3 +158,63 @@ async def test_generated_bad_and_good_messages_dead_letter_and_reconcile(
     ]
     assert len(routed) == figures["routed"] > 0
     assert {p.subject for p in routed} == {"united"}
+
+
+async def test_stages_past_ingest_dead_letter_what_they_cannot_process(
+    settings: Settings, start_worker: StartWorker
+) -> None:
+    """Signals and detector dead-letter a record they cannot process (issue 16, defect 7), and
+    signals a post far ahead of its subject's event time that the stream did not follow (1);
+    ingest a post naming more subjects than the cap (8)."""
+    settings = settings.replace(max_subjects_per_post=2)
+    worker = await start_worker(settings)
+    names = topic_names(settings)
+    broken_posts = [b"not json", b'{"subject": "united"}', b'{"subject": "united", "post": 7}']
+    broken_reports = [b"\xff\xfe", b'{"subject": "united", "as_of": "then"}']
+    timeline = [post(n, minutes=n) for n in range(5)]
+    timeline.insert(2, orjson.dumps(body(99, created_at="2099-12-31T00:00:00Z")))
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for raw in broken_posts:
+            await producer.send(names.posts, value=raw, key=b"united")
+        for raw in broken_reports:
+            await producer.send(names.signals, value=raw, key=b"united")
+        for raw in timeline:
+            await producer.send(names.posts_raw, value=raw)
+        fan_out = orjson.dumps(body(98, text="@united @delta @jetblue all late"))
+        await producer.send(names.posts_raw, value=fan_out)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    expected = {
+        ("signals", "processing_error"): len(broken_posts),
+        ("detector", "processing_error"): len(broken_reports),
+        ("signals", "future_timestamp"): 1,
+        ("ingest", "too_many_subjects"): 1,
+    }
+    letters = [
+        DeadLetter.from_bytes(r.value)
+        for r in await read_topic(settings, names.posts_dlq, expected=sum(expected.values()))
+    ]
+    assert worker.running
+    assert Counter((letter.source.topic, letter.reason) for letter in letters) == {
+        (names.posts, "processing_error"): len(broken_posts),
+        (names.signals, "processing_error"): len(broken_reports),
+        (names.posts, "future_timestamp"): 1,
+        (names.posts_raw, "too_many_subjects"): 1,
+    }
+    future = next(letter for letter in letters if letter.reason == "future_timestamp")
+    assert SubjectPost.from_bytes(future.raw).post.id == "f99"
+    assert {letter.raw for letter in letters if letter.source.topic == names.signals} == set(
+        broken_reports
+    )
+    m = worker.metrics()
+    for (stage, reason), count in expected.items():
+        assert m[f'crisiswatch_dead_lettered_total{{reason="{reason}",stage="{stage}"}}'] == count
+    # Signals reconcile: taken = learnt + held + dead-lettered.
+    taken = m["crisiswatch_signals_posts_total"]
+    learnt = m['crisiswatch_model_updates_total{model="spread"}']
+    held = m["crisiswatch_signals_held_posts"]
+    assert taken == len(broken_posts) + len(timeline)
+    assert taken == learnt + held + expected["signals", "processing_error"] + 1

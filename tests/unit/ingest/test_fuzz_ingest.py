@@ -249,6 +249,38 @@ def test_known_bad_posts_get_their_reason() -> None:
     assert {raw: rejected(raw) for raw in cases} == cases
 
 
+FAN_OUT = WatchList([Subject(f"s{n}", f"S{n}", handles=(f"b{n}",)) for n in range(300)])
+
+
+@FUZZ
+@given(st.integers(min_value=0, max_value=300), st.randoms(use_true_random=False))
+def test_fan_out_is_capped_whatever_the_subjects_named(named: int, rng: Any) -> None:
+    # Issue 16, defect 8: hashtag stuffing must not multiply a post past the cap.
+    handles = [f"@b{n}" for n in rng.sample(range(300), named)]
+    raw = orjson.dumps(good_body(text=" ".join(handles) or "nothing"))
+    result = route(raw, LIMITS, FAN_OUT, RecentPosts(10))
+    if named > LIMITS.max_subjects_per_post:
+        assert isinstance(result, Rejection) and result.reason == "too_many_subjects"
+    else:
+        assert isinstance(result, Routed) and len(result.subject_posts()) == named
+
+
+def test_issue_16_hostile_posts_are_accepted_by_ingest_as_valid_posts() -> None:
+    # Valid posts whose harm is downstream: a far-future created_at (the signals stage holds
+    # and dead-letters it), terminal control codes in text and handle (escaped for humans),
+    # matplotlib mathtext in a handle (escaped for plots). Ingest must neither crash nor drop.
+    hostile = [
+        good_body(created_at="2099-12-31T00:00:00Z"),
+        good_body(text="@united \x1b]0;PWNED\x07\x1b[2J"),
+        good_body(text="@united \u202e\u0007\x1b[31mred"),
+        good_body(author={"id": "a", "handle": "$\\undefinedcmd$", "followers": 1}),
+        good_body(author={"id": "a", "handle": "${{{{{{{{{{{{{{{{{{{{$", "followers": 1}),
+    ]
+    for n, body in enumerate(hostile):
+        result = ingest(orjson.dumps({**body, "id": f"h{n}"}))
+        assert isinstance(result, Routed) and result.subjects == ["united"], body
+
+
 def test_a_deeply_nested_version_is_described_not_repr_d() -> None:
     result = validate_raw(b'{"schema_version":' + b"[" * 1000 + b"]" * 1000 + b"}", LIMITS)
     assert isinstance(result, Rejection)

@@ -59,3 +59,18 @@ def test_repeats_are_duplicates_within_capacity() -> None:
         "routed",  # "1" aged out
     ]
     assert outcomes[2].subject_posts() == []  # type: ignore[union-attr]
+
+
+def test_a_post_naming_too_many_subjects_is_dead_lettered_not_fanned_out() -> None:
+    # Issue 16, defect 8: with a 1,000-subject watch list, 30 posts naming every subject became
+    # 30,000 routed posts and 1.1 GB.
+    many = WatchList([Subject(f"s{n}", f"S{n}", handles=(f"brand{n}",)) for n in range(1_000)])
+    everyone = " ".join(f"@brand{n}" for n in range(1_000))
+    result = route(raw("1", everyone), Limits(65_536, 10_000), many, RecentPosts(10))
+    assert isinstance(result, Rejection) and result.reason == "too_many_subjects"
+    assert "1000 monitored subjects > max_subjects_per_post 20" in result.detail
+    at_the_cap = " ".join(f"@brand{n}" for n in range(20))
+    routed = route(raw("2", at_the_cap), Limits(65_536, 10_000), many, RecentPosts(10))
+    assert isinstance(routed, Routed) and len(routed.subject_posts()) == 20
+    capped = Limits(65_536, 10_000, max_subjects_per_post=1)
+    assert isinstance(route(raw("3", "@brand1 @brand2"), capped, many, RecentPosts(10)), Rejection)

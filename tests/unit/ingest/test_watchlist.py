@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ingest.watchlist import Subject, WatchList
+from pipeline.ingest.watchlist import Subject, WatchList, WatchListError
 from pipeline.runtime.settings import PACKAGE_DATA
 
 WATCH = WatchList(
@@ -71,4 +71,41 @@ def test_load_rejects_bad_lists(tmp_path: Path) -> None:
         WatchList.load(path)
     path.write_text("title = 'none'\n")
     with pytest.raises(ValueError, match="subjects"):
+        WatchList.load(path)
+
+
+@pytest.mark.parametrize(
+    ("terms", "says"),
+    [
+        ({"keywords": ["!!!"]}, "no word in it"),
+        ({"keywords": ["C++"]}, "would match as 'C'"),
+        ({"names": [".NET Airways"]}, "'.' is ignored"),
+        ({"handles": ["c++"]}, r"handle 'c\+\+' is not one word"),
+        ({"hashtags": ["#fail!"]}, "hashtag 'fail!' is not one word"),
+    ],
+)
+def test_terms_the_matcher_would_not_see_as_written_are_refused(
+    terms: dict[str, list[str]], says: str
+) -> None:
+    # Issue 16, defect 10: "!!!" was silently ignored and "C++" matched every standalone "c".
+    with pytest.raises(ValueError, match=says):
+        WatchList([Subject.from_dict({"id": "x", **terms})])
+
+
+def test_inner_punctuation_only_separates_words() -> None:
+    watch = WatchList([Subject("cola", "Cola", names=("Coca-Cola",), keywords=("AT&T",))])
+    assert watch.match("I spilled coca-cola") == ["cola"]
+    assert watch.match("AT&T and coca cola") == ["cola"]
+    assert watch.match("a c program") == []
+
+
+def test_a_watch_list_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text("[[subjects]\nid =")
+    with pytest.raises(WatchListError, match=f"watch list {path}: not valid TOML"):
+        WatchList.load(path)
+    with pytest.raises(WatchListError, match=f"watch list {tmp_path / 'none.toml'}: No such"):
+        WatchList.load(tmp_path / "none.toml")
+    path.write_text('[[subjects]]\nid = "x"\nkeywords = ["C++"]\n')
+    with pytest.raises(WatchListError, match=f"watch list {path}: subject x: 'C\\+\\+'"):
         WatchList.load(path)

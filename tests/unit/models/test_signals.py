@@ -112,10 +112,10 @@ def run(
             parts = orjson.loads(orjson.dumps(model.state_parts()))
             model = SubjectSignalsModel("acme", config, parts)
         reports.extend(as_records(model.learn_one(p, score)))
-    # One more post an hour later closes the last interval.
-    reports.extend(
-        as_records(model.learn_one(post("late", 24 * 60 + 95, "anything else"), NEUTRAL))
-    )
+    # Two more posts an hour later close the last interval: the first is more than
+    # max_ahead_seconds ahead of the subject's event time, so it waits for the next to confirm it.
+    for pid, minute in (("late", 24 * 60 + 95), ("later", 24 * 60 + 96)):
+        reports.extend(as_records(model.learn_one(post(pid, minute, "anything else"), NEUTRAL)))
     return reports
 
 
@@ -161,4 +161,5 @@ def test_same_reports_with_state_through_json() -> None:
 def test_redelivered_post_counts_once() -> None:
     events = quiet_day()[:5]
     reports = run([*events, events[-1]])
-    assert reports[-1].posts == 5
+    last_of_events = next(r for r in reports if r.as_of == T0 + timedelta(minutes=41))
+    assert last_of_events.posts == 5

@@ -5,7 +5,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.runtime.settings import DEFAULT_KAFKA_URL, Settings
+from pipeline.runtime.settings import DEFAULT_KAFKA_URL, Settings, SettingsError
 
 
 def test_defaults_listen_on_loopback() -> None:
@@ -66,3 +66,30 @@ def test_child_environment_round_trips() -> None:
     assert env["PATH"] == "/bin"
     again = Settings.from_env(env)
     assert again == settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SIGNALS_INTERVAL_SECONDS", "0"),
+        ("MAX_RAW_BYTES", "-1"),
+        ("METRICS_PORT", "99999"),
+        ("LOG_LEVEL", "loud"),
+        ("PARTITIONS", "0"),
+        ("SIGNALS_MAX_AHEAD_SECONDS", "86400"),
+        ("WEBHOOK_TIMEOUT_SECONDS", "-5"),
+        ("DEDUP_CAPACITY", "1.5"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_naming_the_variable(
+    variable: str, value: str
+) -> None:
+    # Issue 16, defect 7: these were all accepted and failed later, deep in a worker.
+    with pytest.raises(SettingsError, match=f"CRISISWATCH_{variable} must be"):
+        Settings.from_env({f"CRISISWATCH_{variable}": value})
+
+
+def test_settings_are_checked_however_they_are_built() -> None:
+    with pytest.raises(SettingsError, match="CRISISWATCH_METRICS_PORT"):
+        Settings().replace(metrics_port=-1)
+    assert Settings().replace(metrics_port=0).metrics_port == 0  # 0: endpoint off

@@ -4,6 +4,8 @@ forwarder that retries and never blocks (against a real HTTP server on loopback)
 from __future__ import annotations
 
 import asyncio
+import io
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -13,7 +15,7 @@ from rich.console import Console
 
 from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.settings import Settings
-from pipeline.tools.alert_feed import AlertFilter, render_alert
+from pipeline.tools.alert_feed import AlertFilter, printable, render_alert
 from pipeline.tools.offline import run_offline
 from pipeline.tools.scenario import crisis_scenario, encoded
 from pipeline.tools.webhook import WebhookForwarder
@@ -44,6 +46,34 @@ def test_rendering_shows_origin_and_next_step(crisis_alerts: list[Alert]) -> Non
     assert "ESCALATED" in text and "critical" in text
     assert "origin youtube g0 by @musician (youtube > twitter > news)" in text
     assert "next: mitigate" in text
+
+
+HOSTILE = ["\x1b]0;PWNED\x07\x1b[2J", "\u202eevil\u202c", "\x9b31m", "\x00\x7f", "a\nb\rc"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_control_codes_from_posts_reach_the_terminal_escaped(
+    crisis_alerts: list[Alert], hostile: str
+) -> None:
+    # Issue 16, defect 6: \x1b]0;PWNED\x07\x1b[2J in a post retitled and cleared the terminal.
+    record = crisis_alerts[-2].model_dump(mode="json")
+    record["evidence"][0]["text"] = f"@united {hostile} guitar"
+    record["evidence"][0]["author_handle"] = hostile
+    record["origin"]["initiator_handle"] = hostile
+    record["origin"]["first_post"]["id"] = hostile
+    record["impact"]["opinion_leaders"][0]["handle"] = hostile
+    record["playbook"]["action"] += f" @{hostile}"
+    buffer = io.StringIO()
+    Console(file=buffer, force_terminal=True, width=200).print(
+        render_alert(Alert.model_validate(record))
+    )
+    shown = buffer.getvalue()
+    # Only rich's own styling (SGR: ESC [ ... m) may reach the terminal, nothing from the post.
+    assert re.sub(r"\x1b\[[0-9;]*m", "", shown).count("\x1b") == 0
+    for char in "\x07\x00\x7f\x9b\r\u202e\u202c":
+        assert char not in shown
+    # Every field, escaped and visible (the post text has its whitespace folded first).
+    assert shown.count(printable(hostile)) >= 5
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

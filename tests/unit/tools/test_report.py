@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.settings import Settings
 from pipeline.tools.offline import run_offline
 from pipeline.tools.report import render_report
+from pipeline.tools.report_plots import leaders_bar, platforms_reached
 from pipeline.tools.scenario import crisis_scenario, encoded
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -79,3 +81,27 @@ def test_it_renders_in_headless_chromium(page: str, tmp_path: Path) -> None:
     assert image.size == (1280, 2400)
     colours = image.resize((320, 600)).getcolors(maxcolors=1 << 16)
     assert colours is not None and len(colours) > 200  # plots and text, not a blank page
+
+
+MATHTEXT = ["$\\undefinedcmd$", "${{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{$", "$x^{$", "a$b$c$"]
+
+
+@pytest.mark.parametrize("handle", MATHTEXT)
+def test_plots_draw_crafted_text_as_written(handle: str) -> None:
+    # Issue 16, defect 5: matplotlib read $...$ in a handle as mathtext and the report crashed
+    # (ValueError, RecursionError).
+    assert leaders_bar([(handle, 3.5, 1_000)]).startswith("data:image/png;base64,")
+    when = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
+    assert platforms_reached([(handle, when)]).startswith("data:image/png;base64,")
+
+
+def test_a_report_whose_leader_has_a_crafted_handle_renders() -> None:
+    posts, _ = crisis_scenario()
+    for post in posts:
+        if post["author"]["handle"] == "musician":
+            post["author"]["handle"] = MATHTEXT[0]
+    run = run_offline(
+        encoded(posts), WatchList.load(Settings().watchlist_file()), keep_reports=True
+    )
+    page = render_report(run.alerts, run.kept_reports)
+    assert "@$\\undefinedcmd$" in page

@@ -100,3 +100,23 @@ def test_written_files_hold_the_stream_and_its_truth(tmp_path: Path) -> None:
     lines = posts_path.read_bytes().splitlines()
     assert len(lines) == count > 1000
     assert [CrisisTruth.from_bytes(x) for x in truth_path.read_bytes().splitlines()] == truths
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"subjects": ()}, "subjects"),
+        ({"days": -1.0}, "days"),
+        ({"days": 0.5}, "no room for a crisis"),  # wrote a truth with a crisis and no posts
+        ({"posts_per_hour": 0.0}, "posts per hour"),
+        ({"crises": -1}, "crises"),
+    ],
+)
+def test_configurations_that_cannot_give_a_stream_are_refused(
+    changes: dict[str, Any], says: str
+) -> None:
+    # Issue 16, defects 9 and 10: --subjects 0 divided by zero; --days -1 exited 0 with no
+    # posts and a crisis in the truth file.
+    with pytest.raises(ValueError, match=says):
+        SimulationConfig(**changes)
+    assert SimulationConfig(days=0.5, crises=0).days == 0.5
