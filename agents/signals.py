@@ -16,7 +16,7 @@ import orjson
 
 from agents.context import event_context
 from agents.model_cache import ModelCache
-from agents.sentiment_model import sentiment_model
+from agents.sentiment_model import ready, sentiment_model
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
@@ -41,19 +41,22 @@ models: ModelCache[SubjectSignalsModel] = ModelCache(
 
 @app.agent(posts_topic)
 async def signals(stream: Any) -> None:
+    await ready.wait()  # the sentiment model as of start (snapshot or pinned), not the prior
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
         started = time.monotonic()
         event_times: list[float] = []
         touched: dict[str, Any] = {}
         late_before: dict[str, int] = {}
         reports = []
-        for event in events:
-            record = orjson.loads(event.value)
+        records = [orjson.loads(event.value) for event in events]
+        # One sentiment call for the whole batch: the model is batch-native.
+        scores = sentiment_model.score_many([record["post"]["text"] for record in records])
+        for event, record, score in zip(events, records, scores, strict=True):
             subject = record["subject"]
             post = record["post"]
             model = models.get(subject)
             late_before.setdefault(subject, model.spread.state["late"])
-            reports.extend(model.learn_one(post, sentiment_model.score_one(post["text"])))
+            reports.extend(model.learn_one(post, score))
             event_times.append(datetime.fromisoformat(post["created_at"]).timestamp())
             touched[subject] = event
         metrics.LATE_POSTS.inc(

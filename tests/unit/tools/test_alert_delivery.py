@@ -42,8 +42,12 @@ def test_rendering_shows_origin_and_next_step(crisis_alerts: list[Alert]) -> Non
     console.print(render_alert(crisis_alerts[-2]))
     text = console.export_text()
     assert "ESCALATED" in text and "critical" in text
-    assert "origin youtube g0 by @musician (youtube > twitter > news)" in text
+    assert "origin youtube g0 by @musician (youtube > twitter" in text
     assert "next: mitigate" in text
+    # By the end, the story had reached the news too.
+    console = Console(width=120, record=True)
+    console.print(render_alert(crisis_alerts[-1]))
+    assert "origin youtube g0 by @musician (youtube > twitter > news)" in console.export_text()
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
