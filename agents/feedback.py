@@ -6,8 +6,8 @@ length of the feedback history; pipeline/runtime/model_store.py) and learns only
 after the offsets the snapshot covers. Every worker keeps its own copy and must learn from
 *all* feedback, so this is a task with a group-less consumer over every partition of the
 feedback topic, not a group agent (which would give each record to one worker only). While it
-learns, it writes a snapshot at most every ``SNAPSHOT_SECONDS``; any worker's snapshot is a
-consistent (model, offsets) pair, so it does not matter whose is latest.
+learns, it writes a snapshot at most every ``Settings.sentiment_snapshot_seconds``; any
+worker's snapshot is a consistent (model, offsets) pair, so it does not matter whose is latest.
 
 ``Settings.sentiment_model_version`` pins the model instead: "shipped" (the shipped weights) or
 a snapshot version, frozen (no learning), so a replay stays deterministic. Bad feedback is
@@ -36,7 +36,6 @@ from schemas.feedback import Feedback
 log = logging.getLogger(__name__)
 
 SHIPPED = "shipped"
-SNAPSHOT_SECONDS = 30.0
 
 
 async def _restore(store: str, pinned: str) -> dict[int, int]:
@@ -67,6 +66,7 @@ async def learn_from_feedback() -> None:
         if pinned:
             return
     finally:
+        metrics.SENTIMENT_CORRECTIONS.set(sentiment_model.n_learned)
         ready.set()
     await ensure_topics(settings, (names.feedback,))
     consumer = make_consumer(settings, group_id=None, enable_auto_commit=False)
@@ -100,7 +100,7 @@ async def _learn_forever(consumer: object, offsets: dict[int, int], store: str) 
                 await _learn(record)
                 offsets[record.partition] = record.offset + 1
                 pending = True
-        if pending and time.monotonic() - snapshot_at >= SNAPSHOT_SECONDS:
+        if pending and time.monotonic() - snapshot_at >= settings.sentiment_snapshot_seconds:
             await _write_snapshot(offsets, store)
             pending, snapshot_at = False, time.monotonic()
         if not batches:
@@ -108,7 +108,9 @@ async def _learn_forever(consumer: object, offsets: dict[int, int], store: str) 
 
 
 async def _write_snapshot(offsets: dict[int, int], store: str) -> None:
-    snapshot = sentiment_model.snapshot(orjson.dumps(offsets).decode())
+    snapshot = sentiment_model.snapshot(
+        orjson.dumps({str(p): o for p, o in offsets.items()}).decode()
+    )
     records = snapshot_records(sentiment_model.version, snapshot)
     await data_producer.send_all((store, key, value) for key, value in records)
     metrics.MODEL_SNAPSHOTS.labels(model="sentiment").inc()
@@ -139,5 +141,6 @@ async def _learn(record: object) -> None:
         metrics.FEEDBACK.labels(outcome="rejected").inc()
         return
     sentiment_model.learn_one(feedback.text, feedback.label)
+    metrics.SENTIMENT_CORRECTIONS.set(sentiment_model.n_learned)
     metrics.FEEDBACK.labels(outcome="learned").inc()
     metrics.MODEL_UPDATES.labels(model="sentiment").inc()

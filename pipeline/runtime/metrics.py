@@ -72,6 +72,10 @@ FEEDBACK = Counter(
 MODEL_UPDATES = Counter(
     "crisiswatch_model_updates_total", "Online model updates, by model", ["model"]
 )
+SENTIMENT_CORRECTIONS = Gauge(
+    "crisiswatch_sentiment_model_corrections",
+    "Ops corrections the running sentiment model has learned, its loaded snapshot included",
+)
 MODEL_SNAPSHOTS = Counter(
     "crisiswatch_model_snapshots_total",
     "Model snapshots written to the model store topic, by model",

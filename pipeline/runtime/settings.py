@@ -90,6 +90,8 @@ class Settings:
     #: Topic the snapshots are read from; empty means this deployment's own (a replay reads
     #: the live one's).
     sentiment_model_topic: str = ""
+    #: While it learns from feedback, a worker writes a snapshot at most this often (seconds).
+    sentiment_snapshot_seconds: float = 30.0
 
     # --- crisis detector (pipeline/models/crisis.py; README "Crisis detection") ------------------
     #: Score (0..1) at which a subject goes on watch; at which, in ``open_reports`` reports in
