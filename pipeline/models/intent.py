@@ -32,12 +32,17 @@ _GAP5 = r"(?:\S+ ){0,5}"
 _USE_TEXT = (
     "fly flying flew use using buy buying book booking shop shopping order ordering eat eating "
     "stay staying bank banking travel traveling travelling choose choosing recommend "
-    "recommending support supporting give giving"
+    "recommending support supporting"
 )
 _USE_WORDS = tuple(_USE_TEXT.split())
 _USE = "(?:" + "|".join(_USE_WORDS) + ")"
 _HOLD = r"(?:account|subscription|subscriptions|membership|memberships|card|credit card|plan|service|contract|policy|order|orders|miles|mileage|loyalty|rewards|pre-order|preorder|insurance)"  # noqa: E501
-_OTHER = r"(?:another|other|different|a different|a real|a better|your competitor|competitors|competition|a competitor)"  # noqa: E501
+# A competitor: another airline, bank... (not "a different flight", which is a rebooking).
+_OTHER = (
+    r"(?:another|other|a different|different|a better|a real|your competitor|competitors"
+    r"|the competition|a competitor)(?: (?:airline|airlines|carrier|carriers|company|companies"
+    r"|provider|providers|bank|banks|brand|brands|network|insurer))"
+)
 
 _VERBS_SWITCH = (
     "switch switching switched move moving moved go going went change changing jump jumping "
@@ -103,8 +108,7 @@ _SPECS: tuple[tuple[str, str, str], ...] = (
     (
         "switch",
         "instead now next",
-        _USE + r" (?:with )?(?:<user>|" + _OTHER + r" (?:airline|airlines|carrier|company"
-        r"|provider|bank|brand)) (?:from now on|instead|next time)"
+        _USE + r" (?:with )?(?:<user>|" + _OTHER + r") (?:from now on|instead|next time)"
         r"|(?:from now on|next time) (?:i'll|ill|i will|we'll|we will|i'm|im) "
         + _GAP2
         + _USE
