@@ -196,13 +196,27 @@ _STEM = re.compile(r"(?<![^ ])#?(" + "|".join(_STEMS) + r")[a-z]*(?![^ ])")
 
 _ANY_STEM = re.compile("|".join(_STEMS))
 
-_BY_TOKEN: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+# Per required token, (kind, pattern, anchored): an anchored pattern starts with its required
+# tokens, so it is tried only where one of them stands (re.match at that token), not searched
+# along the whole post.
+_BY_TOKEN: dict[str, list[tuple[str, re.Pattern[str], bool]]] = {}
 for _kind, _required, _pattern in _SPECS:
+    _anchored = _pattern.startswith("(?:" + _required.replace(" ", "|") + ")")
     # Whole tokens only: a match starts and ends at a token boundary.
-    _compiled = re.compile(f"(?<![^ ])(?:{_pattern})(?![^ ])")
+    _compiled = re.compile(("" if _anchored else "(?<![^ ])") + f"(?:{_pattern})(?![^ ])")
     for _token in _required.split():
-        _BY_TOKEN.setdefault(_token, []).append((_kind, _compiled))
+        _BY_TOKEN.setdefault(_token, []).append((_kind, _compiled, _anchored))
 _REQUIRED = frozenset(_BY_TOKEN)
+
+
+def _match_at(pattern: re.Pattern[str], text: str, token: str) -> bool:
+    """Does ``pattern`` match at one of the places where ``token`` stands as a whole token?"""
+    at = text.find(token)
+    while at >= 0:
+        if (at == 0 or text[at - 1] == " ") and pattern.match(text, at):
+            return True
+        at = text.find(token, at + 1)
+    return False
 
 
 def intents(tokens: Sequence[str]) -> tuple[str, ...]:
@@ -215,8 +229,10 @@ def intents(tokens: Sequence[str]) -> tuple[str, ...]:
         return ()
     found: set[str] = set()
     for token in hits:
-        for kind, pattern in _BY_TOKEN[token]:
-            if kind not in found and pattern.search(text):
+        for kind, pattern, anchored in _BY_TOKEN[token]:
+            if kind not in found and (
+                _match_at(pattern, text, token) if anchored else pattern.search(text)
+            ):
                 found.add(kind)
     if stems:
         found.update(_STEMS[m.group(1)] for m in _STEM.finditer(text))

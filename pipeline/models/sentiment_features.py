@@ -136,34 +136,55 @@ def _bucket(hashes: np.ndarray, bits: int) -> np.ndarray:
         return ((hashes * _MIX) >> np.uint64(64 - bits)).astype(np.int64)
 
 
-def _scaled(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    """Each entry's value: 1 / sqrt(entries of its row), so every row weighs the same whatever
-    the post's length (a repeated n-gram counts once per occurrence)."""
+def _row_scale(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """Per row: 1 / sqrt(its entries), so every row weighs the same whatever the post's length
+    (a repeated n-gram counts once per occurrence)."""
     per_row = np.bincount(rows, minlength=n_rows)
-    scale = 1.0 / np.sqrt(np.maximum(per_row, 1).astype(np.float32))
-    values: np.ndarray = scale[rows]
-    return values
+    scale: np.ndarray = 1.0 / np.sqrt(np.maximum(per_row, 1).astype(np.float32))
+    return scale
 
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """A batch's features as a CSR matrix (rows = posts); a repeated n-gram may appear as
-    repeated entries of a row, which add up (counts) in every product."""
+    """A batch's features (rows = posts): sparse blocks whose entries are already in post order
+    (unigrams, bigrams, each n of the character n-grams...) and the dense lexicon block. A
+    repeated n-gram may appear as repeated entries of a row: they add up (counts)."""
 
-    matrix: sp.csr_matrix
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.matrix.shape[0])
+    n_rows: int
+    blocks: tuple[sp.csr_matrix, ...]
+    lexicon: np.ndarray
 
     def dot(self, weights: np.ndarray) -> np.ndarray:
-        out: np.ndarray = np.asarray(self.matrix @ weights, dtype=np.float32)
-        return out
+        """features @ weights: one sparse product per block, no sort of the batch's entries."""
+        out: np.ndarray = self.lexicon @ weights[_LEXICON_OFFSET:]
+        for block in self.blocks:
+            out += block @ weights
+        return out.astype(np.float32, copy=False)
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """All of it as one CSR matrix (for training)."""
+        total = sp.csr_matrix(
+            (
+                self.lexicon.ravel(),
+                np.tile(np.arange(N_LEXICON) + _LEXICON_OFFSET, self.n_rows),
+                np.arange(0, N_LEXICON * self.n_rows + 1, N_LEXICON),
+            ),
+            shape=(self.n_rows, N_FEATURES),
+        )
+        for block in self.blocks:
+            total = total + block
+        return total
 
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Columns and values of one row (for online learning, one post at a time)."""
-        start, end = self.matrix.indptr[i], self.matrix.indptr[i + 1]
-        return self.matrix.indices[start:end], self.matrix.data[start:end]
+        cols = [np.arange(N_LEXICON) + _LEXICON_OFFSET]
+        values = [self.lexicon[i]]
+        for block in self.blocks:
+            start, end = block.indptr[i], block.indptr[i + 1]
+            cols.append(block.indices[start:end])
+            values.append(block.data[start:end])
+        return np.concatenate(cols), np.concatenate(values).astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,16 +255,19 @@ def analyse(texts: Sequence[str]) -> Analysis:
     bounds = np.searchsorted(row[kept], np.arange(n + 1)).tolist()
     tokens = [marked[bounds[i] : bounds[i + 1]] for i in range(n)]
     marks = np.zeros((n, 3), dtype=np.float32)
+    # A character's post: how many separators stand before it (few lookups, no pass over all).
     norm_cps = _codepoints(text)
-    norm_row = np.cumsum(norm_cps == 0)
+    norm_seps = np.flatnonzero(norm_cps == 0)
     for k, mark in enumerate(_MARKS):
-        marks[:, k] = np.bincount(norm_row[norm_cps == mark], minlength=n)[:n]
+        at = np.flatnonzero(norm_cps == mark)
+        marks[:, k] = np.bincount(np.searchsorted(norm_seps, at), minlength=n)[:n]
     # Shouting: runs of three or more capital letters (ASCII), per post.
     raw_cps = _codepoints(raw)
     upper = (raw_cps >= ord("A")) & (raw_cps <= ord("Z"))
     run = upper[2:] & upper[1:-1] & upper[:-2] & ~np.concatenate(([False], upper[:-3]))
-    raw_row = np.cumsum(raw_cps == 0)
-    marks[:, 2] = np.bincount(raw_row[2:][run], minlength=n)[:n] if len(run) else 0.0
+    shouted = np.flatnonzero(run)
+    raw_seps = np.flatnonzero(raw_cps == 0)
+    marks[:, 2] = np.bincount(np.searchsorted(raw_seps, shouted), minlength=n)[:n]
     return Analysis(
         n=n,
         normalised=text,
@@ -263,20 +287,24 @@ def _negation_hashes() -> np.ndarray:
     return np.sort(_hash_words(sorted(NEGATIONS)))
 
 
-def _word_entries(a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+def _word_runs(a: Analysis) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, columns) of the unigrams, the bigrams and the hashtags' words: each in post order."""
     same_post = a.row[1:] == a.row[:-1]
     with np.errstate(over="ignore"):
         bigrams = (a.hashes[:-1] * _MIX + a.hashes[1:]) ^ _BIGRAM_SALT
-    rows = np.concatenate((a.row, a.row[:-1][same_post], a.extra_row))
-    hashes = np.concatenate((a.hashes, bigrams[same_post], a.extra_hashes))
-    return rows, _bucket(hashes, WORD_BITS)
+    return [
+        (a.row, _bucket(a.hashes, WORD_BITS)),
+        (a.row[:-1][same_post], _bucket(bigrams[same_post], WORD_BITS)),
+        (a.extra_row, _bucket(a.extra_hashes, WORD_BITS)),
+    ]
 
 
-def _char_entries(a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+def _char_runs(a: Analysis) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, columns) of the character n-grams, one run per n, each in post order."""
     cps = _squeeze(_codepoints(" " + a.normalised.replace("\x00", " \x00 ") + " "))
     separators = np.concatenate(([0], np.cumsum(cps == 0)))
     row = separators[1:] - (cps == 0)
-    rows, cols = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    runs = []
     for n in CHAR_NGRAMS:
         m = len(cps) - n + 1
         if m <= 0:
@@ -286,9 +314,8 @@ def _char_entries(a: Analysis) -> tuple[np.ndarray, np.ndarray]:
             for k in range(n):
                 hashes = hashes * _P + cps[k : k + m]
         inside = (separators[n : n + m] - separators[:m]) == 0  # no n-gram spans two posts
-        rows.append(row[:m][inside])
-        cols.append(_bucket(hashes[inside], CHAR_BITS))
-    return np.concatenate(rows), np.concatenate(cols) + _CHAR_OFFSET
+        runs.append((row[:m][inside], _bucket(hashes[inside], CHAR_BITS) + _CHAR_OFFSET))
+    return runs
 
 
 @cache
@@ -357,25 +384,21 @@ def _lexicon_block(a: Analysis) -> np.ndarray:
     ).astype(np.float32)
 
 
+def _blocks(runs: list[tuple[np.ndarray, np.ndarray]], n: int) -> list[sp.csr_matrix]:
+    """One CSR matrix per run (its entries are in post order: no sort), all scaled by
+    1 / sqrt(the row's entries over every run of the block)."""
+    scale = _row_scale(np.concatenate([rows for rows, _ in runs]), n)
+    out = []
+    for rows, cols in runs:
+        indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
+        out.append(
+            sp.csr_matrix((scale[rows], cols.astype(np.int32), indptr), shape=(n, N_FEATURES))
+        )
+    return out
+
+
 def featurize(texts: Sequence[str], analysis: Analysis | None = None) -> Features:
     """The features of a batch of texts (``N_FEATURES`` columns, one row per text)."""
     a = analysis or analyse(texts)
-    n = a.n
-    word_rows, word_cols = _word_entries(a)
-    char_rows, char_cols = _char_entries(a)
-    lexicon = _lexicon_block(a)
-    rows = np.concatenate(
-        (word_rows, char_rows, np.repeat(np.arange(n, dtype=np.int64), N_LEXICON))
-    )
-    cols = np.concatenate(
-        (word_cols, char_cols, np.tile(np.arange(N_LEXICON) + _LEXICON_OFFSET, n))
-    )
-    values = np.concatenate((_scaled(word_rows, n), _scaled(char_rows, n), lexicon.ravel())).astype(
-        np.float32
-    )
-    # Rows in order without a full sort: each block is already in post order, so a stable
-    # sort merges a handful of sorted runs (linear in the entries).
-    order = np.argsort(rows, kind="stable")
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
-    matrix = sp.csr_matrix((values[order], cols[order], indptr), shape=(n, N_FEATURES))
-    return Features(matrix)
+    blocks = _blocks(_word_runs(a), a.n) + _blocks(_char_runs(a), a.n)
+    return Features(a.n, tuple(blocks), _lexicon_block(a))
