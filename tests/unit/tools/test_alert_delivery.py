@@ -44,6 +44,8 @@ def test_rendering_shows_origin_and_next_step(crisis_alerts: list[Alert]) -> Non
     assert "ESCALATED" in text and "critical" in text
     assert "origin youtube g0 by @musician (youtube > twitter" in text
     assert "next: mitigate" in text
+    # The scenario's angry posts say what they will do ("never flying with you again").
+    assert "intent to act" in text and "boycott" in text
     # By the end, the story had reached the news too.
     console = Console(width=120, record=True)
     console.print(render_alert(crisis_alerts[-1]))
