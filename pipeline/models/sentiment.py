@@ -120,6 +120,10 @@ class SentimentModel:
     ``snapshot``/``restore`` carry the learned correction (bytes), so a restarted worker loads
     the current model instead of relearning the feedback history; ``version`` names the prior
     and how many corrections it learned, so a replay can pin the model it ran with.
+
+    The learning rate, 0.1, is the one of the river model this replaces; prequentially on the
+    airline tweets 0.3 did a little better (accuracy 0.819 vs 0.813) but that is the set the
+    figures are reported on, so it was not taken.
     """
 
     def __init__(self, prior: LinearSentiment | None = None, learning_rate: float = 0.1) -> None:
