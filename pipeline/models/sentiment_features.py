@@ -83,7 +83,9 @@ _MARKS = np.array([ord(c) for c in "!?"], dtype=np.uint64)
 
 
 def _codepoints(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    # surrogatepass: a lone surrogate (possible in a str, not in valid JSON) is one code point.
+    encoded = text.encode("utf-32-le", "surrogatepass")
+    return np.frombuffer(encoded, dtype=np.uint32).astype(np.uint64)
 
 
 def _squeeze(cps: np.ndarray) -> np.ndarray:
@@ -207,7 +209,7 @@ def analyse(texts: Sequence[str]) -> Analysis:
     n = len(texts)
     cut = [t[:MAX_CHARS] for t in texts]
     raw = "\x00".join(cut)
-    if raw.count("\x00") != n - 1 > 0:  # a post with a NUL of its own: make it a space
+    if n and raw.count("\x00") != n - 1:  # a post with a NUL of its own: make it a space
         cut = [t.replace("\x00", " ") for t in cut]
         raw = "\x00".join(cut)
     text = html.unescape(raw) if "&" in raw else raw

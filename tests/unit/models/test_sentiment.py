@@ -141,6 +141,18 @@ def test_a_post_scores_the_same_alone_and_in_any_batch() -> None:
     assert model.score_many([]) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["a\x00b", "\x00", "lone \ud800 surrogate", "\u200b\u202e rtl", "&amp;&#0;&lt;3", "x" * 3000],
+)
+def test_hostile_texts_score_like_any_other(text: str) -> None:
+    model = SentimentModel()
+    alone = model.score_one(text)
+    assert model.score_many(["ok", text, "fine"])[1] == alone
+    assert sum(alone.proba.values()) == pytest.approx(1.0)
+    model.learn_one(text, "neutral")  # the feedback path takes it too
+
+
 def test_a_snapshot_restores_the_learned_model_exactly() -> None:
     learned = SentimentModel()
     learn_toy(learned, rounds=3)
