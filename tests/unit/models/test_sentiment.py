@@ -3,8 +3,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore[import-untyped]
 
 from pipeline.models.sentiment import (
@@ -366,3 +369,17 @@ def test_intent_share_and_kinds_follow_the_posts_that_state_one() -> None:
     revived = SentimentBaseline(CONFIG, old)
     revived.learn_one(t + 700.0, SentimentScore(-0.5, "negative", {}, ("legal",)))
     assert revived.score_one()["intent_kinds"] == {"legal": pytest.approx(1.0)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=8))
+def test_any_batch_of_any_text_scores_each_post_as_alone(texts: list[str]) -> None:
+    model = _FUZZ_MODEL
+    batch = model.score_many(texts)
+    assert batch == [model.score_one(t) for t in texts]
+    features = featurize(texts)
+    assert features.n_rows == len(texts)
+    assert all(np.isfinite(features.matrix.data))
+
+
+_FUZZ_MODEL = SentimentModel()
