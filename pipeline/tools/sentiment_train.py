@@ -13,7 +13,9 @@ Model: a linear SVM (one-vs-rest, class-weighted for macro-recall, C=0.1) over
 0.1 / 0.3: 0.529 / 0.533 / 0.528; logistic regression 0.531); the held-out split was only
 reported, never used to choose (for the record, there: 0.635 / 0.640 / 0.630 and 0.639). Class
 offsets tuned on the dev splits for macro-recall did not carry over (0.637: the 2016 dev splits
-are harder than the test split); adding the dev splits to the training set gave 0.643. scikit-
+are harder than the test split); ensembles of word-only, char-only and full SVMs (summed
+margins) were within +-0.005 on dev and not better on the held-out split (0.635-0.640, shipped
+features); adding the dev splits to the training set gave 0.643. scikit-
 learn is needed here only (the ``train`` extra); the scorer at run time is numpy/scipy
 (pipeline/models/sentiment_linear.py).
 """
