@@ -92,6 +92,8 @@ def _show(subject: str, report: dict[str, Any], detector: CrisisDetector) -> Non
     metrics.SUBJECT_PHASE.labels(subject=subject).set(PHASE_VALUES[detector.phase])
     metrics.SENTIMENT_CURRENT.labels(subject=subject).set(sentiment["current"])
     metrics.SENTIMENT_BASELINE.labels(subject=subject).set(sentiment["baseline"])
+    metrics.INTENT_SHARE_CURRENT.labels(subject=subject).set(sentiment["intent_share_current"])
+    metrics.INTENT_SHARE_BASELINE.labels(subject=subject).set(sentiment["intent_share_baseline"])
     metrics.VOLUME_RATE.labels(subject=subject).set(spread["velocity"])
     metrics.VOLUME_BASELINE.labels(subject=subject).set(spread["baseline_rate"])
     metrics.SUBJECT_PLATFORMS.labels(subject=subject).set(len(spread["platforms"]))

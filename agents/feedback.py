@@ -1,50 +1,122 @@
-"""Feedback: labelled posts (ops corrections) teach this worker's online sentiment model.
+"""Feedback: labelled posts (ops corrections) teach this worker's sentiment model.
 
-Every worker keeps its own copy of the model and must learn from *all* feedback, so this is a
-task with a group-less consumer over every partition of the feedback topic from its start, not
-a group agent (which would give each record to one worker only). A restarted worker relearns
-the whole feedback history, so all workers hold the same model. Bad feedback is dead-lettered
-(by each worker that reads it: the copies share their source position) and counted.
+The model is the shipped prior plus what feedback taught it. At start the worker loads the
+latest snapshot of that model from the ``sentiment.model`` topic (constant work, whatever the
+length of the feedback history; pipeline/runtime/model_store.py) and learns only the feedback
+after the offsets the snapshot covers. Every worker keeps its own copy and must learn from
+*all* feedback, so this is a task with a group-less consumer over every partition of the
+feedback topic, not a group agent (which would give each record to one worker only). While it
+learns, it writes a snapshot at most every ``Settings.sentiment_snapshot_seconds``; any
+worker's snapshot is a consistent (model, offsets) pair, so it does not matter whose is latest.
+
+``Settings.sentiment_model_version`` pins the model instead: "shipped" (the shipped weights) or
+a snapshot version, frozen (no learning), so a replay stays deterministic. Bad feedback is
+dead-lettered (by each worker that reads it: the copies share their source position) and
+counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+import orjson
+from aiokafka import TopicPartition
 from pydantic import ValidationError
 
-from agents.sentiment_model import sentiment_model
+from agents.sentiment_model import ready, sentiment_model
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
 from pipeline.runtime.kafka import ensure_topics, make_consumer
+from pipeline.runtime.model_store import assemble, read_store, snapshot_records
 from schemas import DeadLetter, SourcePosition
 from schemas.feedback import Feedback
 
 log = logging.getLogger(__name__)
 
+SHIPPED = "shipped"
+
+
+async def _restore(store: str, pinned: str) -> dict[int, int]:
+    """Load the latest (or the pinned) snapshot; the feedback offsets it covers."""
+    found = assemble(await read_store(settings, store), pinned)
+    if found is None:
+        if pinned:
+            raise RuntimeError(f"sentiment model version {pinned!r} is not in topic {store}")
+        log.info("sentiment model: shipped weights (%s), no snapshot yet", sentiment_model.version)
+        return {}
+    version, snapshot = found
+    offsets = orjson.loads(sentiment_model.restore(snapshot) or "{}")
+    log.info("sentiment model: snapshot %s loaded (%d bytes)", version, len(snapshot))
+    return {int(partition): int(offset) for partition, offset in offsets.items()}
+
 
 @app.task
 async def learn_from_feedback() -> None:
+    pinned = settings.sentiment_model_version
+    store = settings.sentiment_model_topic or names.sentiment_model
+    try:
+        if pinned == SHIPPED:
+            log.info("sentiment model pinned: shipped weights (%s)", sentiment_model.version)
+            return
+        if store == names.sentiment_model:
+            await ensure_topics(settings, (store,))  # one partition, compacted
+        offsets = await _restore(store, pinned)
+        if pinned:
+            return
+    finally:
+        metrics.SENTIMENT_CORRECTIONS.set(sentiment_model.n_learned)
+        ready.set()
     await ensure_topics(settings, (names.feedback,))
-    consumer = make_consumer(
-        settings,
-        names.feedback,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = make_consumer(settings, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            for records in batches.values():
-                for record in records:
-                    await _learn(record)
-            if not batches:
-                await asyncio.sleep(0)
+        await consumer.topics()  # metadata of every topic, so the partitions are known
+        partitions = [
+            TopicPartition(names.feedback, p)
+            for p in sorted(consumer.partitions_for_topic(names.feedback) or ())
+        ]
+        consumer.assign(partitions)
+        for partition in partitions:
+            if partition.partition in offsets:
+                consumer.seek(partition, offsets[partition.partition])
+            else:
+                await consumer.seek_to_beginning(partition)
+        await _learn_forever(consumer, offsets, store)
     finally:
         await consumer.stop()
+
+
+async def _learn_forever(consumer: object, offsets: dict[int, int], store: str) -> None:
+    snapshot_at = time.monotonic()
+    pending = False
+    while True:
+        batches = await consumer.getmany(  # type: ignore[attr-defined]
+            timeout_ms=500, max_records=500
+        )
+        for records in batches.values():
+            for record in records:
+                await _learn(record)
+                offsets[record.partition] = record.offset + 1
+                pending = True
+        if pending and time.monotonic() - snapshot_at >= settings.sentiment_snapshot_seconds:
+            await _write_snapshot(offsets, store)
+            pending, snapshot_at = False, time.monotonic()
+        if not batches:
+            await asyncio.sleep(0)
+
+
+async def _write_snapshot(offsets: dict[int, int], store: str) -> None:
+    snapshot = sentiment_model.snapshot(
+        orjson.dumps({str(p): o for p, o in offsets.items()}).decode()
+    )
+    records = snapshot_records(sentiment_model.version, snapshot)
+    await data_producer.send_all((store, key, value) for key, value in records)
+    metrics.MODEL_SNAPSHOTS.labels(model="sentiment").inc()
+    log.info(
+        "sentiment model: snapshot %s written (%d bytes)", sentiment_model.version, len(snapshot)
+    )
 
 
 async def _learn(record: object) -> None:
@@ -69,5 +141,6 @@ async def _learn(record: object) -> None:
         metrics.FEEDBACK.labels(outcome="rejected").inc()
         return
     sentiment_model.learn_one(feedback.text, feedback.label)
+    metrics.SENTIMENT_CORRECTIONS.set(sentiment_model.n_learned)
     metrics.FEEDBACK.labels(outcome="learned").inc()
     metrics.MODEL_UPDATES.labels(model="sentiment").inc()

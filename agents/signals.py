@@ -18,7 +18,7 @@ import orjson
 from agents.context import event_context
 from agents.dead_letters import dead_letter, source_of
 from agents.model_cache import ModelCache
-from agents.sentiment_model import sentiment_model
+from agents.sentiment_model import ready, sentiment_model
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
@@ -50,6 +50,7 @@ models: ModelCache[SubjectSignalsModel] = ModelCache(
 
 @app.agent(posts_topic)
 async def signals(stream: Any) -> None:
+    await ready.wait()  # the sentiment model as of start (snapshot or pinned), not the prior
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
         started = time.monotonic()
         event_times: list[float] = []
@@ -58,12 +59,19 @@ async def signals(stream: Any) -> None:
         held_before: dict[str, int] = {}
         reports: list[dict[str, Any]] = []
         letters: list[Record] = []
+        valid: list[tuple[Any, dict[str, Any]]] = []
         for event in events:
             try:
                 # Checked against the schema first: a record that breaks a model halfway would
                 # leave the subject's state broken for every later post.
                 SubjectPost.model_validate_json(event.value)
-                record = orjson.loads(event.value)
+                valid.append((event, orjson.loads(event.value)))
+            except Exception as exc:  # a bad record must not stop the stage nor be lost
+                letters.append(_processing_error(event, exc))
+        # One sentiment call for the whole batch: the model is batch-native.
+        scores = sentiment_model.score_many([record["post"]["text"] for _, record in valid])
+        for (event, record), score in zip(valid, scores, strict=True):
+            try:
                 subject = record["subject"]
                 post = record["post"]
                 model = models.get(subject)
@@ -74,9 +82,7 @@ async def signals(stream: Any) -> None:
                 # offset, timestamp] (a list, not a record: this is per post).
                 message = event.message
                 source = [message.topic, message.partition, message.offset, message.timestamp]
-                reports.extend(
-                    model.learn_one(post, sentiment_model.score_one(post["text"]), source)
-                )
+                reports.extend(model.learn_one(post, score, source))
                 event_times.append(datetime.fromisoformat(post["created_at"]).timestamp())
                 for rejected in model.take_rejected():
                     letters.append(
@@ -90,17 +96,7 @@ async def signals(stream: Any) -> None:
                         )
                     )
             except Exception as exc:  # a bug must not stop the stage nor lose the post
-                log.exception("signals failed on %s", source_of(event))
-                letters.append(
-                    dead_letter(
-                        "signals",
-                        event.value,
-                        "processing_error",
-                        f"{type(exc).__name__}: {exc}",
-                        source_of(event),
-                        key=event.key,
-                    )
-                )
+                letters.append(_processing_error(event, exc))
         metrics.LATE_POSTS.inc(
             sum(models.get(s).spread.state["late"] - n for s, n in late_before.items())
         )
@@ -127,6 +123,18 @@ async def signals(stream: Any) -> None:
         learnt = len(events) - len(letters) - held
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):
             metrics.MODEL_UPDATES.labels(model=model_name).inc(learnt)
+
+
+def _processing_error(event: Any, exc: Exception) -> Record:
+    log.exception("signals failed on %s", source_of(event))
+    return dead_letter(
+        "signals",
+        event.value,
+        "processing_error",
+        f"{type(exc).__name__}: {exc}",
+        source_of(event),
+        key=event.key,
+    )
 
 
 def _source_position(source: list[Any]) -> SourcePosition:

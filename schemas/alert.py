@@ -12,6 +12,8 @@ import hashlib
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
+
 from schemas.base import Record
 from schemas.signals import Leader, PlatformReached, PostRef
 
@@ -71,6 +73,12 @@ class Impact(Record):
     negative_share: float
     opinion_leaders: list[Leader]
     scope: Literal["isolated", "widespread"]
+    #: "What will they do?": share of the subject's recent posts stating an intent to act
+    #: against it (boycott, cancel, switch, refund, legal, protest, share widely), its
+    #: baseline share, and the recent posts with intent per kind (decayed counts).
+    intent_share: float = 0.0
+    intent_share_baseline: float = 0.0
+    intent_kinds: dict[str, float] = Field(default_factory=dict)
 
 
 class Playbook(Record):

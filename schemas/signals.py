@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
+
 from schemas.base import Record
 
 
@@ -22,6 +24,15 @@ class SentimentSignal(Record):
     z: float
     negative_share_baseline: float
     negative_share_current: float
+    #: Share of posts stating an intent to act against the subject (boycott, cancel, switch,
+    #: refund, legal, protest, share widely; pipeline/models/intent.py), baseline and current,
+    #: and the current minus the baseline.
+    intent_share_baseline: float = 0.0
+    intent_share_current: float = 0.0
+    intent_shift: float = 0.0
+    #: Posts with intent in the fast window (decayed count), and per kind of intent.
+    intent_posts: float = 0.0
+    intent_kinds: dict[str, float] = Field(default_factory=dict)
     #: A significant negative shift against the baseline.
     shift: bool
     #: The baseline has enough history (event time and posts) to be trusted.

@@ -95,6 +95,13 @@ def build_alert(
         f"(x{spread['ratio']:.1f} usual), sentiment {sentiment['current']:+.2f} vs "
         f"{sentiment['baseline']:+.2f}"
     )
+    kinds = sentiment.get("intent_kinds", {})
+    if kinds:
+        stated = ", ".join(f"{k} {v:.0f}" for k, v in sorted(kinds.items(), key=lambda i: -i[1]))
+        summary += (
+            f"; intent to act {sentiment['intent_share_current']:.0%} vs "
+            f"{sentiment['intent_share_baseline']:.0%} ({stated})"
+        )
     if story is not None:
         summary += (
             f"; leading story from {story['origin_platform']} by "
@@ -141,6 +148,9 @@ def build_alert(
                 else sentiment["negative_share_current"],
                 "opinion_leaders": story["leaders"] if story else report["leaders"],
                 "scope": scope,
+                "intent_share": sentiment.get("intent_share_current", 0.0),
+                "intent_share_baseline": sentiment.get("intent_share_baseline", 0.0),
+                "intent_kinds": sentiment.get("intent_kinds", {}),
             },
             "evidence": [s["first_post"] for s in evidence_stories],
             "playbook": {"step": step, "action": action},

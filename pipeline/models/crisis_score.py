@@ -11,6 +11,9 @@ Plain Python on the report dict (schemas.SubjectSignals as JSON). The terms, and
 - ``spread``: the hottest story is on several platforms and still moving.
 - ``leaders``: opinion leaders carry a hot story.
 - ``reach``: a hot story's projected final reach (log scale).
+- ``intent``: more of the subject's recent posts state an intent to act against it (boycott,
+  cancel, switch, refund, legal action, protest, share widely) than usual: the share's rise
+  over its baseline and the number of such posts (both needed). Evidence, not a gate.
 - ``anomaly``: river's HalfSpaceTrees on the report's aggregates (not per post), learnt from the
   subject's ordinary reports only, so unusual combinations that no single term catches count.
 
@@ -29,7 +32,7 @@ from typing import Any
 
 from river import anomaly
 
-TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "anomaly")
+TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "intent", "anomaly")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +43,17 @@ class ScoreConfig:
     weight_leaders: float = 0.10
     weight_reach: float = 0.10
     weight_anomaly: float = 0.10
+    weight_intent: float = 0.10
     #: Volume: z-score and ratio to the baseline rate at which the term starts and is full.
     volume_z: tuple[float, float] = (3.0, 10.0)
     volume_ratio: tuple[float, float] = (2.0, 6.0)
     #: Sentiment: -z and -delta (compound units) at which the term starts and is full.
     sentiment_z: tuple[float, float] = (2.0, 5.0)
     sentiment_delta: tuple[float, float] = (0.10, 0.35)
+    #: Intent: rise of the share of posts with intent over its baseline, and the (decayed)
+    #: number of such posts in the fast window, at which the term starts and is full.
+    intent_shift: tuple[float, float] = (0.02, 0.12)
+    intent_posts: tuple[float, float] = (2.0, 8.0)
     #: A story is hot at this many posts per minute (5-minute average): one post in 5 minutes.
     hot_velocity: float = 0.2
     #: Spread: platforms of the hottest story (1: none, 3: full), and its velocity.
@@ -106,12 +114,17 @@ def evidence_terms(report: dict[str, Any], cfg: ScoreConfig) -> dict[str, float]
             leaders = max(leaders, ramp(story["leaders"][0]["score"], cfg.leader_score))
         projected = story["forecast"]["projected_reach"]
         reach = max(reach, ramp(math.log10(1.0 + projected), cfg.reach_log10))
+    intent = min(
+        ramp(sentiment.get("intent_shift", 0.0), cfg.intent_shift),
+        ramp(sentiment.get("intent_posts", 0.0), cfg.intent_posts),
+    )
     return {
         "volume": volume,
         "sentiment": mood,
         "spread": spread_term,
         "leaders": leaders,
         "reach": reach,
+        "intent": intent,
     }
 
 

@@ -49,8 +49,14 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
     try:
         existing = set(await admin.list_topics())
         raw = topic_names(settings).posts_raw
+        store = topic_names(settings).sentiment_model
         missing = [
+            # The model store (pipeline/runtime/model_store.py): one partition, compacted.
             NewTopic(
+                name, 1, settings.replication_factor, topic_configs={"cleanup.policy": "compact"}
+            )
+            if name == store
+            else NewTopic(
                 name,
                 settings.raw_partitions if name == raw else settings.partitions,
                 settings.replication_factor,

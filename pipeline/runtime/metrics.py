@@ -82,6 +82,15 @@ FEEDBACK = Counter(
 MODEL_UPDATES = Counter(
     "crisiswatch_model_updates_total", "Online model updates, by model", ["model"]
 )
+SENTIMENT_CORRECTIONS = Gauge(
+    "crisiswatch_sentiment_model_corrections",
+    "Ops corrections the running sentiment model has learned, its loaded snapshot included",
+)
+MODEL_SNAPSHOTS = Counter(
+    "crisiswatch_model_snapshots_total",
+    "Model snapshots written to the model store topic, by model",
+    ["model"],
+)
 
 # --- crisis room: per subject (watch-list subjects only, so the label set is bounded) --------
 DETECTOR_REPORTS = Counter(
@@ -131,6 +140,16 @@ CRISIS_PROJECTED_REACH = Gauge(
     "Projected final reach of a subject's open crisis (0 when none is open)",
     ["subject"],
 )
+INTENT_SHARE_CURRENT = Gauge(
+    "crisiswatch_intent_share_current",
+    "Recent (30 min EW) share of a subject's posts stating an intent to act against it, 0..1",
+    ["subject"],
+)
+INTENT_SHARE_BASELINE = Gauge(
+    "crisiswatch_intent_share_baseline",
+    "Baseline (1 day EW) share of a subject's posts stating an intent to act against it, 0..1",
+    ["subject"],
+)
 SUBJECT_GAUGES = (
     CRISIS_SCORE,
     SUBJECT_PHASE,
@@ -141,6 +160,8 @@ SUBJECT_GAUGES = (
     SUBJECT_PLATFORMS,
     SUBJECT_AUDIENCE,
     CRISIS_PROJECTED_REACH,
+    INTENT_SHARE_CURRENT,
+    INTENT_SHARE_BASELINE,
 )
 
 # --- pipeline health: per stage ---------------------------------------------------------------

@@ -93,6 +93,17 @@ class Settings:
     #: confirm it, else is dead-lettered (future_timestamp): one post never moves the clock more.
     signals_max_ahead_seconds: int = 1800
 
+    # --- sentiment (pipeline/models/sentiment.py; README "Sentiment") -----------------------
+    #: Which sentiment model a worker runs: empty, the latest snapshot (sentiment.model topic)
+    #: learning on from the feedback topic; "shipped", the shipped weights, frozen; any other
+    #: value, that snapshot version, frozen (a replay pins the model it runs with).
+    sentiment_model_version: str = ""
+    #: Topic the snapshots are read from; empty means this deployment's own (a replay reads
+    #: the live one's).
+    sentiment_model_topic: str = ""
+    #: While it learns from feedback, a worker writes a snapshot at most this often (seconds).
+    sentiment_snapshot_seconds: float = 30.0
+
     # --- crisis detector (pipeline/models/crisis.py; README "Crisis detection") ------------------
     #: Score (0..1) at which a subject goes on watch; at which, in ``open_reports`` reports in
     #: a row, a crisis opens; below which, for ``resolve_seconds`` of event time, it resolves.
@@ -110,6 +121,7 @@ class Settings:
     crisis_weight_leaders: float = 0.10
     crisis_weight_reach: float = 0.10
     crisis_weight_anomaly: float = 0.10
+    crisis_weight_intent: float = 0.10
     #: A projected reach at or above this raises an alert's severity one level.
     crisis_severity_reach: float = 1_000_000.0
 
@@ -179,6 +191,7 @@ class Settings:
                 weight_leaders=self.crisis_weight_leaders,
                 weight_reach=self.crisis_weight_reach,
                 weight_anomaly=self.crisis_weight_anomaly,
+                weight_intent=self.crisis_weight_intent,
             ),
         )
 

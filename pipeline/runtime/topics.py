@@ -21,6 +21,8 @@ SIGNALS = "signals"
 FEEDBACK = "feedback"
 #: Crisis alerts and their updates, keyed by subject (schemas.Alert).
 ALERTS = "alerts"
+#: Snapshots of the online sentiment model (compacted; pipeline/runtime/model_store.py).
+SENTIMENT_MODEL = "sentiment.model"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class TopicNames:
     signals: str = SIGNALS
     feedback: str = FEEDBACK
     alerts: str = ALERTS
+    sentiment_model: str = SENTIMENT_MODEL
 
     @classmethod
     def for_prefix(cls, prefix: str) -> TopicNames:
@@ -41,4 +44,5 @@ class TopicNames:
             signals=prefix + SIGNALS,
             feedback=prefix + FEEDBACK,
             alerts=prefix + ALERTS,
+            sentiment_model=prefix + SENTIMENT_MODEL,
         )

@@ -154,6 +154,14 @@ def render_alert(alert: Alert) -> Text:
         if impact.opinion_leaders:
             leaders = ", ".join(f"@{_p(ld.handle)}" for ld in impact.opinion_leaders[:3])
             line.append(f"\n    opinion leaders {leaders}, {impact.negative_share:.0%} negative")
+    if impact.intent_kinds:
+        # "What will they do?": the recent posts stating an intent to act, by kind.
+        kinds = sorted(impact.intent_kinds.items(), key=lambda kind: -kind[1])
+        stated = ", ".join(f"{kind} {count:.0f}" for kind, count in kinds)
+        line.append(
+            f"\n    intent to act {impact.intent_share:.0%} of posts "
+            f"(usual {impact.intent_share_baseline:.0%}): {stated}"
+        )
     if alert.evidence and alert.state != "resolved":
         first = alert.evidence[0]
         text = " ".join(first.text.split())

@@ -45,9 +45,13 @@ class ReplayResult:
     seconds: float = 0.0
 
 
-def replay_settings(live: Settings, run_id: str) -> Settings:
-    """Topics, group, tables and metrics port of one replay: nothing shared with the live run."""
+def replay_settings(live: Settings, run_id: str, sentiment_model: str = "shipped") -> Settings:
+    """Topics, group, tables and metrics port of one replay: nothing shared with the live run.
+    The sentiment model is pinned (frozen): the shipped weights, or a version of the live
+    model store, so the replay's alerts do not depend on when it runs."""
     return live.replace(
+        sentiment_model_version=sentiment_model,
+        sentiment_model_topic=topic_names(live).sentiment_model,
         broker_url=live.resolved_broker_url(),  # the state dir (and its broker.json) changes
         topic_prefix=f"{live.topic_prefix}replay-{run_id}.",
         app_id=f"{live.app_id}-replay-{run_id}",
@@ -106,10 +110,11 @@ async def run_replay(
     console: Console | None = None,
     run_id: str | None = None,
     timeout: float = 900.0,
+    sentiment_model: str = "shipped",
 ) -> ReplayResult:
     """Replay ``source`` through a worker of its own; return the alerts it raised."""
     run_id = run_id or uuid.uuid4().hex[:8]
-    settings = replay_settings(live, run_id)
+    settings = replay_settings(live, run_id, sentiment_model)
     console = console or Console(quiet=True)
     started = time.monotonic()
     messages = await load_source(live, source)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from pipeline.models.sentiment import SentimentModel
+from pipeline.models.sentiment import SentimentModel, shipped_prior
 from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
 from pipeline.runtime.settings import Settings
 from pipeline.tools.produce import produce_raw, produce_to
@@ -128,3 +128,56 @@ async def test_feedback_teaches_the_worker_and_bad_feedback_is_dead_lettered(
         ("not_json", settings.topic_prefix + "feedback"),
     ]
     assert bytes(decoded[1].raw) == b"{not json"
+
+
+async def test_a_restarted_worker_loads_the_model_snapshot_instead_of_relearning(
+    settings: Settings, start_worker: StartWorker
+) -> None:
+    fast = settings.replace(sentiment_snapshot_seconds=0.0)  # a snapshot after every batch
+    labelled = [
+        {"text": "@united lost my bag again", "label": "negative"},
+        {"text": "@united crew was lovely", "label": "positive"},
+        {"text": "@united what time is boarding", "label": "neutral"},
+    ]
+    first = await start_worker(fast)
+    feedback = settings.topic_prefix + "feedback"
+    assert await produce_to(settings, feedback, [orjson.dumps(f) for f in labelled]) == 3
+    await wait_for(
+        lambda: (
+            metric(first, 'crisiswatch_model_snapshots_total{model="sentiment"}') >= 1
+            and metric(first, "crisiswatch_sentiment_model_corrections") == 3
+        ),
+        30.0,
+        "the first worker to learn the feedback and write a snapshot",
+    )
+    first.stop()
+
+    second = await start_worker(fast)
+    await wait_for(
+        lambda: metric(second, "crisiswatch_sentiment_model_corrections") == 3,
+        30.0,
+        "the restarted worker to load the snapshot",
+    )
+    # It did not relearn the feedback history: it read none of it.
+    assert metric(second, 'crisiswatch_feedback_total{outcome="learned"}') == 0
+    # ... and learns on from where the snapshot ends.
+    later = {"text": "@united the gate agent was rude", "label": "negative"}
+    assert await produce_to(settings, feedback, [orjson.dumps(later)]) == 1
+    await wait_for(
+        lambda: metric(second, "crisiswatch_sentiment_model_corrections") == 4,
+        30.0,
+        "the restarted worker to learn new feedback",
+    )
+    assert metric(second, 'crisiswatch_feedback_total{outcome="learned"}') == 1
+    second.stop()
+
+    # A worker pinned to a version runs exactly that snapshot, frozen (a replay does this).
+    pinned = await start_worker(
+        fast.replace(sentiment_model_version=f"{shipped_prior().version}+3")
+    )
+    await wait_for(
+        lambda: metric(pinned, "crisiswatch_sentiment_model_corrections") == 3,
+        30.0,
+        "the pinned worker to load version +3",
+    )
+    assert metric(pinned, 'crisiswatch_feedback_total{outcome="learned"}') == 0

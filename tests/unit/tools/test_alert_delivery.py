@@ -44,8 +44,14 @@ def test_rendering_shows_origin_and_next_step(crisis_alerts: list[Alert]) -> Non
     console.print(render_alert(crisis_alerts[-2]))
     text = console.export_text()
     assert "ESCALATED" in text and "critical" in text
-    assert "origin youtube g0 by @musician (youtube > twitter > news)" in text
+    assert "origin youtube g0 by @musician (youtube > twitter" in text
     assert "next: mitigate" in text
+    # The scenario's angry posts say what they will do ("never flying with you again").
+    assert "intent to act" in text and "boycott" in text
+    # By the end, the story had reached the news too.
+    console = Console(width=120, record=True)
+    console.print(render_alert(crisis_alerts[-1]))
+    assert "origin youtube g0 by @musician (youtube > twitter > news)" in console.export_text()
 
 
 HOSTILE = ["\x1b]0;PWNED\x07\x1b[2J", "\u202eevil\u202c", "\x9b31m", "\x00\x7f", "a\nb\rc"]

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.models.intent import INTENT_KINDS, intents
+from pipeline.models.sentiment_features import analyse
+
+
+def stated(text: str) -> tuple[str, ...]:
+    return intents(analyse([text]).tokens[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("@united I will never fly with you again!", ("boycott",)),
+        ("@AmericanAir won't be flying with you guys ever again. 4 hrs on tarmac", ("boycott",)),
+        ("#BoycottUnited they broke my guitar", ("boycott",)),
+        ("I'm done with @SpiritAirlines, switching to @JetBlue", ("boycott", "switch")),
+        ("@JetBlue cancel my credit card and my trueblue membership now", ("cancel",)),
+        ("unsubscribing from your emails @Delta", ("cancel",)),
+        ("next time I'll fly with another airline @USAirways", ("switch",)),
+        ("Hello @Delta goodbye @united", ("switch",)),
+        ("@united I want a full refund for this mess", ("refund",)),
+        ("3 hours on hold, I want my money back @AmericanAir", ("refund",)),
+        ("Going to sue @united for this", ("legal",)),
+        ("filing a complaint with the DOT about @SpiritAirlines", ("legal",)),
+        ("sign the petition: @united must pay for the guitar", ("protest",)),
+        ("please share this, @united broke my guitar", ("share",)),
+        ("everyone needs to know how @united treats musicians", ("share",)),
+    ],
+)
+def test_stated_intents_are_found(text: str, kinds: tuple[str, ...]) -> None:
+    assert stated(text) == kinds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@united my flight was cancelled",  # something that happened, not what they will do
+        "I would never boycott @SouthwestAir, they are great",  # negated
+        "@USAirways don't cancel my flight please",
+        "@SouthwestAir love you guys, never change",
+        "@JetBlue is my favourite airline, flying with you again next week",
+        "How do I get a refund receipt for my bag fee? @Delta",
+        "@united what time does boarding start",
+        "",
+    ],
+)
+def test_no_intent_where_none_is_stated(text: str) -> None:
+    assert stated(text) == ()
+
+
+def test_kinds_come_in_a_fixed_order() -> None:
+    text = "please share this: I want a refund and I will never fly @united again #boycott"
+    assert stated(text) == ("boycott", "refund", "share")
+    assert set(stated(text)) <= set(INTENT_KINDS)
