@@ -20,6 +20,11 @@ post (the member with the earliest event time). ``breadth`` is the largest numbe
 children any one post of the story has (a star-shaped cascade is broad, a chain is deep); it
 counts children seen while the parent was still in the recent-post map, so it is a floor.
 
+Repairs (``story_repair.py``): an answer to a post whose story has closed reopens that story
+from its closed summary, if still kept, rather than starting a story of its own; answers that
+arrive before the post they answer wait under that post's id (``awaiting``), and when it
+arrives their story merges into its story and their roots become its root.
+
 Everything runs on event time. The tracker's watermark is the largest event time seen; a story
 with no post for more than ``story_ttl_seconds`` before the watermark is closed (its summary is
 kept in a short ``closed`` list). Stories are kept in least-recently-updated order, so expiry and
@@ -37,10 +42,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.models import story_repair
 from pipeline.models.story_summary import hottest, iso, summarize
 from pipeline.models.story_text import (
     MAX_PERMUTATIONS,
@@ -120,6 +125,8 @@ class StoryUpdate:
     duplicate: bool = False
     #: Stories closed (expired or evicted) while handling this post.
     closed: tuple[str, ...] = ()
+    #: Stories merged into ``story_id`` by this post (their answers arrived before it).
+    merged: tuple[str, ...] = ()
 
 
 def story_id_for(subject: str, first_post_id: str) -> str:
@@ -164,6 +171,7 @@ class StoryTracker:
             "watermark": None,
             "stories": {},  # story id -> story, least recently updated first
             "posts": {},  # post id -> [story id, depth, author id, root id or None, children]
+            "awaiting": {},  # unseen parent id -> story id of its answers that came first
             "closed": [],
             "stats": {"posts": 0, "duplicates": 0, "opened": 0, "expired": 0, "evicted": 0},
         }
@@ -186,6 +194,12 @@ class StoryTracker:
 
         parent_id = _parent_id(post)
         parent = None if parent_id is None else recent.get(parent_id)
+        if parent is not None and parent[0] not in stories:  # an answer to a closed story
+            closed.extend(self._reopen(parent[0]))
+        # Answers to this post that arrived before it (a state from before "awaiting" has none).
+        awaiting: dict[str, str] = state.setdefault("awaiting", {})
+        answers = awaiting.pop(post_id, None)
+        answers = answers if answers in stories else None
         depth, root = 0, post_id
         if parent_id is not None:  # an unknown parent is the best root we know of
             depth, root = (
@@ -203,6 +217,10 @@ class StoryTracker:
             story_id = parent[0]
             parent[4] += 1
             children = parent[4]
+        elif answers is not None:  # it joins its answers' story (and, earlier, leads it)
+            story_id = answers
+        elif parent_id is not None and awaiting.get(parent_id) in stories:
+            story_id = awaiting[parent_id]  # its parent is still unseen: with its siblings
         elif signature is not None:
             story_id = self._most_similar(signature)
         is_new = story_id is None
@@ -219,6 +237,18 @@ class StoryTracker:
         self._add_post(story, post, ts, root, depth, children)
         if signature is not None:
             self._add_signature(story_id, story, signature)
+        merged: tuple[str, ...] = ()
+        if answers is not None:
+            if answers != story_id:
+                merged = (answers,)
+                self._merge(answers, story_id, depth)
+            elif depth:
+                story["depth"] += depth
+            story_repair.reroot(recent, (story_id, *merged), post_id, story_id, root, depth)
+        if parent_id is not None and parent is None:  # answers wait for their parent
+            awaiting.setdefault(parent_id, story_id)
+            while len(awaiting) > 4 * cfg.max_active_stories:  # a few unseen parents per story
+                del awaiting[next(iter(awaiting))]
 
         # A root post is its own root: stored as None, as this map is most of the state.
         stored_root = None if root == post_id else root
@@ -226,7 +256,8 @@ class StoryTracker:
         while len(recent) > cfg.max_recent_posts:
             del recent[next(iter(recent))]
         state["stats"]["posts"] += 1
-        return StoryUpdate(story_id, is_new, depth, self._summary(story), closed=tuple(closed))
+        summary = self._summary(story)
+        return StoryUpdate(story_id, is_new, depth, summary, closed=tuple(closed), merged=merged)
 
     def _duplicate(self, story_id: str, depth: int, closed: list[str] | None = None) -> StoryUpdate:
         state = self.state
@@ -316,20 +347,44 @@ class StoryTracker:
         points.append([ts, followers])
         if len(points) > cfg.reach_points:
             del points[0]
-        self._count_minute(story["per_minute"], int(ts // 60) * 60)
+        minute = int(ts // 60) * 60
+        story_repair.count_minute(story["per_minute"], minute, cfg.velocity_minutes * 60)
 
-    def _count_minute(self, per_minute: list[list[int]], minute: int) -> None:
-        span = self.config.velocity_minutes * 60
-        if not per_minute or minute > per_minute[-1][0]:
-            per_minute.append([minute, 1])
-            while per_minute[0][0] <= minute - span:
-                del per_minute[0]
-        elif minute > per_minute[-1][0] - span:  # late, but still within the kept minutes
-            i = bisect_left(per_minute, minute, key=lambda entry: entry[0])
-            if per_minute[i][0] == minute:
-                per_minute[i][1] += 1
-            else:
-                per_minute.insert(i, [minute, 1])
+    # -- repair ---------------------------------------------------------------------------------
+
+    def _reopen(self, story_id: str) -> list[str]:
+        """Reopen a closed story from its kept summary (none kept: nothing to reopen)."""
+        state = self.state
+        kept = [i for i, s in enumerate(state["closed"]) if s["story_id"] == story_id]
+        if not kept:
+            return []
+        summary = state["closed"].pop(kept[-1])
+        closed = self._make_room()
+        story = state["stories"][story_id] = story_repair.reopen(summary)
+        words = content_words(story["first_post"]["text"], self._stop_words)
+        if len(words) >= self.config.min_similarity_tokens:
+            perms = self.config.minhash_bands * self.config.minhash_rows
+            self._add_signature(story_id, story, minhash(words, self.config.shingle_size, perms))
+        state["stats"]["reopened"] = state["stats"].get("reopened", 0) + 1
+        return closed
+
+    def _merge(self, source_id: str, target_id: str, depth: int) -> None:
+        cfg = self.config
+        stories = self.state["stories"]
+        source = stories.pop(source_id)
+        story_repair.merge(
+            stories[target_id],
+            source,
+            depth,
+            cfg.max_authors_per_story,
+            cfg.reach_points,
+            cfg.velocity_minutes * 60,
+        )
+        for signature in list(self._signatures.get(source_id, [])):
+            self._unindex(source_id, signature)
+            self._add_signature(target_id, stories[target_id], signature)
+        self._signatures.pop(source_id, None)
+        self.state["stats"]["merged"] = self.state["stats"].get("merged", 0) + 1
 
     # -- similarity -----------------------------------------------------------------------------
 
