@@ -448,20 +448,23 @@ async def stories(self: Any, file: Path, as_json: bool, disorder: float, seed: i
     the story's origin as assigned when the post arrived; then check roots and origin against
     the file's own reply/repost/quote links (on stderr)."""
     from pipeline.ingest.validation import Limits
+    from pipeline.models.story_index import StoryConfig, StoryTracker
     from pipeline.tools.post_stream import load_posts
     from pipeline.tools.stories import check, delivery_order, track
 
     stream = load_posts(file, Limits(settings.max_raw_bytes, settings.max_text_chars))
     posts = delivery_order(stream.posts, disorder, seed)
+    # Every post stays in the recent-post map, so the check reads the roots it ends with.
+    tracker = StoryTracker("stream", StoryConfig(max_recent_posts=max(len(posts), 1)))
     records = []
-    for record in track(posts):
+    for record in track(posts, tracker):
         records.append(record)
-        line = {k: v for k, v in record.items() if k != "merged"}
+        line = {k: v for k, v in record.items() if k not in ("merged", "story_root")}
         if as_json:
             print(orjson.dumps(line).decode())
         else:
             print(" ".join(f"{k}={v}" for k, v in line.items()))
-    summary = check(posts, records)
+    summary = check(posts, records, tracker)
     summary["rejected"] = dict(stream.rejected)
     Console(stderr=True).print_json(orjson.dumps(summary).decode())
 

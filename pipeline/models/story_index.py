@@ -502,6 +502,11 @@ class StoryTracker:
         """Summaries (without the series) of the most recently closed stories, oldest first."""
         return list(self.state["closed"])
 
+    def root_of(self, post_id: str) -> str | None:
+        """Cascade root of a recent post (its earliest known ancestor, or itself)."""
+        entry = self.state["posts"].get(str(post_id))
+        return None if entry is None else (entry[3] or str(post_id))
+
     def author_of(self, post_id: str) -> str | None:
         """Author of a recent post (the recent-post map): who a reply or repost was aimed at."""
         entry = self.state["posts"].get(str(post_id))

@@ -3,13 +3,15 @@
 One ``StoryTracker`` (the whole file is one subject) sees the posts in event-time order, or
 with ``disorder`` seconds of seeded random delivery delay, as a partitioned or retried feed
 delivers them. For each post it gives what the tracker said when the post arrived: its story,
-and that story's first post, cascade root, origin platform and initiator.
+the story's first post, the post's cascade root (its earliest known ancestor), and the story's
+origin platform and initiator.
 
 ``check`` scores that against the links in the file itself, so any stream in the Post format can
 be checked without a data set's own truth: a post's *thread source* is the ancestor reached by
 following its parents within the file (a parent missing from the file is the source of what
 answers it). It reports the share of answers whose cascade root, as assigned on arrival, is
-their thread source, and whether the biggest story's first post is the earliest post in it.
+their thread source (and the share whose story's root is: a story can hold several threads of
+the same text), and whether the biggest story's first post is the earliest post in it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.models.story_index import StoryConfig, StoryTracker
+from pipeline.models.story_index import StoryTracker
 from pipeline.tools.post_stream import parent_of
 from schemas.post import parse_event_time
 
@@ -46,10 +48,10 @@ def delivery_order(
 
 
 def track(
-    posts: Sequence[dict[str, Any]], subject: str = "stream", config: StoryConfig | None = None
+    posts: Sequence[dict[str, Any]], tracker: StoryTracker | None = None
 ) -> Iterator[dict[str, Any]]:
     """One output record per post, as assigned when it arrived."""
-    tracker = StoryTracker(subject, config)
+    tracker = tracker or StoryTracker("stream")
     for post in posts:
         update = tracker.learn_one(post)
         story = update.story
@@ -58,10 +60,11 @@ def track(
             "id": str(post["id"]),
             "story": update.story_id,
             "first_post": first.get("id"),
-            "cascade_root": story.get("cascade_root"),
+            "cascade_root": tracker.root_of(str(post["id"])),
             "origin_platform": story.get("origin_platform"),
             "initiator": (story.get("initiator") or {}).get("id"),
-            "merged": list(update.merged),
+            "story_root": story.get("cascade_root"),
+            "merged": list(getattr(update, "merged", ())),
         }
 
 
@@ -85,12 +88,19 @@ def thread_sources(posts: Sequence[dict[str, Any]]) -> dict[str, str]:
     return sources
 
 
-def check(posts: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Root recovery and origin of the biggest story, against the file's own links."""
+def check(
+    posts: Sequence[dict[str, Any]],
+    records: Sequence[dict[str, Any]],
+    tracker: StoryTracker | None = None,
+) -> dict[str, Any]:
+    """Root recovery and origin of the biggest story, against the file's own links; with the
+    ``tracker`` after the stream, also the roots it holds at the end (after its repairs)."""
     sources = thread_sources(posts)
     by_id = {str(p["id"]): p for p in posts}
     answers = [r for r in records if parent_of(by_id[r["id"]]) is not None]
     right = sum(1 for r in answers if r["cascade_root"] == sources[r["id"]])
+    story_right = sum(1 for r in answers if r["story_root"] == sources[r["id"]])
+    first_right = sum(1 for r in answers if r["first_post"] == sources[r["id"]])
     # Final story of each post: its story at arrival, followed through later merges.
     merged_into: dict[str, str] = {}
     for r in records:
@@ -113,6 +123,13 @@ def check(posts: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]) ->
         "posts": len(records),
         "answers": len(answers),
         "answers_root_is_source": right / len(answers) if answers else None,
+        "answers_story_root_is_source": story_right / len(answers) if answers else None,
+        "answers_story_first_post_is_source": first_right / len(answers) if answers else None,
+        "answers_final_root_is_source": (
+            sum(1 for r in answers if tracker.root_of(r["id"]) == sources[r["id"]]) / len(answers)
+            if tracker is not None and answers
+            else None
+        ),
         "stories": len(members),
         "threads": len({sources[str(p["id"])] for p in posts}),
     }

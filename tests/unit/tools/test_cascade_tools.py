@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from pipeline.models.forecast_calibration import CalibrationConfig, CascadeForecastConfig
+from pipeline.models.story_index import StoryTracker
 from pipeline.tools.forecast import forecast_cross_fit, forecast_online, score
 from pipeline.tools.post_stream import load_posts
 from pipeline.tools.stories import check, delivery_order, thread_sources, track
@@ -36,11 +37,14 @@ def test_stories_with_late_delivery_still_end_in_one_story_per_thread() -> None:
     stream = load_posts(THREADS)
     delivered = delivery_order(stream.posts, disorder=1200, seed=5)
     assert delivered != stream.posts
-    result = check(delivered, list(track(delivered)))
+    tracker = StoryTracker("ottawa")
+    result = check(delivered, list(track(delivered, tracker)), tracker)
     assert result["stories"] == 3
     assert result["biggest_first_is_thread_source"]
-    # On arrival an answer that came before its parent cannot know the source yet.
+    # On arrival an answer that came before its parent cannot know the source yet; once the
+    # parent has come, the tracker holds the right root for every answer.
     assert 0.8 <= result["answers_root_is_source"] < 1.0
+    assert result["answers_final_root_is_source"] == 1.0
 
 
 def test_thread_sources_follow_links_and_stop_at_missing_parents() -> None:
