@@ -33,19 +33,19 @@ slightly out of order, expiry of a story may wait until the ones updated before 
 
 Memory per subject: O(max_active_stories * (signatures_per_story * signature + author cap +
 reach points + velocity minutes)) plus the recent-post map (``max_recent_posts`` entries) and
-``max_closed_stories`` summaries. The LSH bucket index is derived: it is rebuilt from the state
-in ``__init__`` (O(stories * bands)), so keep one tracker object per subject alive between posts
-and construct it from the state only after a restart or rebalance.
+``max_closed_stories`` summaries. The LSH bucket index (``story_lsh.py``) is derived: it is
+rebuilt from the state in ``__init__`` (O(stories * bands)), so keep one tracker object per
+subject alive between posts and construct it from the state only after a restart or rebalance.
 """
 
 from __future__ import annotations
 
 import hashlib
-import struct
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.models import story_repair
+from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import hottest, iso, summarize
 from pipeline.models.story_text import (
     MAX_PERMUTATIONS,
@@ -155,14 +155,10 @@ class StoryTracker:
         if cfg.ignore_subject_words:
             stop = stop | set(content_words(subject, frozenset()))
         self._stop_words = frozenset(stop)
-        self._unpack = struct.Struct(f"<{cfg.minhash_bands * cfg.minhash_rows}H").unpack
-        # Derived, not stored: (band, values) -> {story id: signatures of it in the bucket}, and
-        # each story's decoded signatures.
-        self._buckets: dict[tuple[int, tuple[int, ...]], dict[str, int]] = {}
-        self._signatures: dict[str, list[tuple[int, ...]]] = {}
+        self._lsh = SignatureIndex(cfg.minhash_bands, cfg.minhash_rows)  # derived, not stored
         for sid, story in self.state["stories"].items():
             for encoded in story["signatures"]:
-                self._index(sid, self._decode(encoded))
+                self._lsh.add(sid, self._lsh.decode(encoded))
 
     @staticmethod
     def _empty_state() -> dict[str, Any]:
@@ -222,7 +218,9 @@ class StoryTracker:
         elif parent_id is not None and awaiting.get(parent_id) in stories:
             story_id = awaiting[parent_id]  # its parent is still unseen: with its siblings
         elif signature is not None:
-            story_id = self._most_similar(signature)
+            story_id = self._lsh.most_similar(
+                signature, cfg.similarity_threshold, lambda sid: stories[sid]["last_ts"]
+            )
         is_new = story_id is None
         if story_id is None:
             story_id = story_id_for(self.subject, post_id)
@@ -380,59 +378,16 @@ class StoryTracker:
             cfg.reach_points,
             cfg.velocity_minutes * 60,
         )
-        for signature in list(self._signatures.get(source_id, [])):
-            self._unindex(source_id, signature)
+        for signature in self._lsh.drop(source_id):
             self._add_signature(target_id, stories[target_id], signature)
-        self._signatures.pop(source_id, None)
         self.state["stats"]["merged"] = self.state["stats"].get("merged", 0) + 1
 
     # -- similarity -----------------------------------------------------------------------------
 
-    def _decode(self, encoded: str) -> tuple[int, ...]:
-        return self._unpack(bytes.fromhex(encoded))
-
-    def _band_keys(self, signature: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
-        rows = self.config.minhash_rows
-        return [(b, signature[b * rows : (b + 1) * rows]) for b in range(self.config.minhash_bands)]
-
-    def _index(self, story_id: str, signature: tuple[int, ...]) -> None:
-        self._signatures.setdefault(story_id, []).append(signature)
-        for key in self._band_keys(signature):
-            bucket = self._buckets.setdefault(key, {})
-            bucket[story_id] = bucket.get(story_id, 0) + 1
-
-    def _unindex(self, story_id: str, signature: tuple[int, ...]) -> None:
-        self._signatures[story_id].remove(signature)
-        for key in self._band_keys(signature):
-            bucket = self._buckets[key]
-            bucket[story_id] -= 1
-            if not bucket[story_id]:
-                del bucket[story_id]
-                if not bucket:
-                    del self._buckets[key]
-
-    def _most_similar(self, signature: tuple[int, ...]) -> str | None:
-        stories = self.state["stories"]
-        checked: set[str] = set()
-        best: tuple[float, float, str] | None = None
-        for key in self._band_keys(signature):
-            for story_id in self._buckets.get(key, ()):
-                if story_id in checked:
-                    continue
-                checked.add(story_id)
-                score = max(similarity(signature, s) for s in self._signatures[story_id])
-                if score >= self.config.similarity_threshold:
-                    # Explicit tie-break (then the most recent, then the id): bucket order is
-                    # not part of the state, so it must not decide anything.
-                    candidate = (score, stories[story_id]["last_ts"], story_id)
-                    if best is None or candidate > best:
-                        best = candidate
-        return None if best is None else best[2]
-
     def _add_signature(
         self, story_id: str, story: dict[str, Any], signature: tuple[int, ...]
     ) -> None:
-        known = self._signatures.get(story_id, [])
+        known = self._lsh.of(story_id)
         if any(similarity(signature, s) >= NEAR_DUPLICATE for s in known):
             return
         encoded: list[str] = story["signatures"]
@@ -440,9 +395,9 @@ class StoryTracker:
             if len(encoded) == 1:
                 return
             # Keep the first post's signature; the oldest of the others makes way.
-            self._unindex(story_id, self._decode(encoded.pop(1)))
-        encoded.append(struct.pack(f"<{len(signature)}H", *signature).hex())
-        self._index(story_id, signature)
+            self._lsh.remove(story_id, self._lsh.decode(encoded.pop(1)))
+        encoded.append(self._lsh.encode(signature))
+        self._lsh.add(story_id, signature)
 
     # -- expiry ---------------------------------------------------------------------------------
 
@@ -466,9 +421,7 @@ class StoryTracker:
     def _close(self, story_id: str, reason: str) -> str:
         state = self.state
         story = state["stories"].pop(story_id)
-        for signature in list(self._signatures.get(story_id, [])):
-            self._unindex(story_id, signature)
-        self._signatures.pop(story_id, None)
+        self._lsh.drop(story_id)
         state["stats"][reason] += 1
         if self.config.max_closed_stories:
             summary = self._summary(story, series=False)
