@@ -471,6 +471,102 @@ async def report(self: Any, alert_id: str, out: Path | None) -> None:
     )
 
 
+@command(
+    argument("file", type=Path),
+    option("--json", "as_json", is_flag=True, help="One JSON record per post (else text)."),
+    option(
+        "--disorder",
+        type=float,
+        default=0.0,
+        help="Deliver each post up to S seconds late (seeded), as a partitioned feed would.",
+    ),
+    option("--seed", type=int, default=0, help="Seed of --disorder."),
+)
+async def stories(self: Any, file: Path, as_json: bool, disorder: float, seed: int) -> None:
+    """Run the story tracker over FILE (Post JSONL or CSV) and print, per post, its story and
+    the story's origin as assigned when the post arrived; then check roots and origin against
+    the file's own reply/repost/quote links (on stderr)."""
+    from pipeline.ingest.validation import Limits
+    from pipeline.models.story_index import StoryConfig, StoryTracker
+    from pipeline.tools.post_stream import load_posts
+    from pipeline.tools.stories import check, delivery_order, track
+
+    stream = load_posts(file, Limits(settings.max_raw_bytes, settings.max_text_chars))
+    posts = delivery_order(stream.posts, disorder, seed)
+    # Every post stays in the recent-post map, so the check reads the roots it ends with.
+    tracker = StoryTracker("stream", StoryConfig(max_recent_posts=max(len(posts), 1)))
+    records = []
+    for record in track(posts, tracker):
+        records.append(record)
+        line = {k: v for k, v in record.items() if k not in ("merged", "story_root")}
+        if as_json:
+            print(orjson.dumps(line).decode())
+        else:
+            print(" ".join(f"{k}={v}" for k, v in line.items()))
+    summary = check(posts, records, tracker)
+    summary["rejected"] = dict(stream.rejected)
+    Console(stderr=True).print_json(orjson.dumps(summary).decode())
+
+
+@command(
+    argument("file", type=Path),
+    option("--observe", type=float, required=True, help="Seconds after each root to observe."),
+    option("--json", "as_json", is_flag=True, help="One JSON record per root (else text)."),
+    option(
+        "--complete-after",
+        type=float,
+        default=7 * 86_400.0,
+        help="A cascade quiet this long counts as complete and calibrates later forecasts.",
+    ),
+    option(
+        "--cross-fit",
+        "folds",
+        type=int,
+        default=0,
+        help="K > 1: calibrate each of K folds (seeded, by root id) on the others only.",
+    ),
+    option("--seed", type=int, default=0, help="Seed of the --cross-fit folds."),
+)
+async def forecast(
+    self: Any,
+    file: Path,
+    observe: float,
+    as_json: bool,
+    complete_after: float,
+    folds: int,
+    seed: int,
+) -> None:
+    """Group FILE's posts into cascades by their links and forecast each cascade's final posts
+    and reach from its first --observe seconds (80% interval), with the pipeline's forecaster;
+    then score the forecasts against the sizes at the end of the stream (on stderr)."""
+    from pipeline.ingest.validation import Limits
+    from pipeline.tools.forecast import forecast_cross_fit, forecast_online, score
+    from pipeline.tools.post_stream import load_posts
+
+    if observe <= 0.0 or complete_after < observe:
+        raise click.BadParameter("need 0 < --observe <= --complete-after")
+    stream = load_posts(file, Limits(settings.max_raw_bytes, settings.max_text_chars))
+    if folds > 1:
+        records, cascades = forecast_cross_fit(stream.posts, observe, folds, seed)
+    else:
+        records, cascades = forecast_online(stream.posts, observe, complete_after)
+    for r in records:
+        low, high = r["interval"]
+        print(
+            orjson.dumps(r).decode()
+            if as_json
+            else f"{r['root']}: {r['observed_posts']:,} posts -> {r['projected_posts']:,.0f} "
+            f"[{low:,.0f}-{high:,.0f}], reach {r['observed_reach']:,} -> "
+            f"{r['projected_reach']:,}{'' if r['calibrated'] else ' (uncalibrated)'}"
+        )
+    summary = score(records, cascades)
+    summary.update(
+        mode=f"cross-fit {folds} folds, seed {seed}" if folds > 1 else "online (prequential)",
+        rejected=dict(stream.rejected),
+    )
+    Console(stderr=True).print_json(orjson.dumps(summary).decode())
+
+
 # Last: ``python -m pipeline.cli`` must see every command defined above.
 if __name__ == "__main__":
     sys.exit(main())  # type: ignore[func-returns-value]

@@ -83,6 +83,10 @@ class ReachForecaster:
     future reach is n_star per future post. The first post of the story is the seed, not a
     reaction, so it is exposure but is not counted in p.
 
+    Followers unknown (every post's count 0, as in many public data sets): the reach cannot be
+    projected, and the posts are projected by the same process with every post weighing 1 and
+    n_star = 1 (a plain self-exciting count process), so a cascade still gets a forecast.
+
     Interval: the window's post count k is taken as Poisson, and p is scaled by the ends of
     k's exact (Garwood, chi-square) interval at ``interval`` coverage over k, as SEISMIC does;
     the projection grows with p, so low and high are the projections at those ends. It is the
@@ -113,8 +117,15 @@ class ReachForecaster:
         listed_reach = sum(f for _, f in posts)
         reach = max(float(reach_so_far or 0), listed_reach)
         count = max(count_so_far or 0, len(posts))
+        n_star = cfg.n_star
+        counts_only = reach <= 0.0 and bool(posts)
+        if counts_only:  # followers unknown: every post weighs 1, and so does a future one
+            posts = [(t, 1.0) for t, _ in posts]
+            listed_reach, reach, n_star = float(len(posts)), float(count), 1.0
         if not posts:
             return self._result(
+                n_star=n_star,
+                counts_only=False,
                 reach=reach,
                 count=count,
                 ahead=0.0,
@@ -150,6 +161,8 @@ class ReachForecaster:
             p_low = 0.0
             p_high = -math.log(tail) / exposure if exposure > 0.0 else 0.0
         return self._result(
+            n_star=n_star,
+            counts_only=counts_only,
             reach=reach,
             count=count,
             ahead=ahead,
@@ -163,6 +176,8 @@ class ReachForecaster:
     def _result(
         self,
         *,
+        n_star: float,
+        counts_only: bool,
         reach: float,
         count: int,
         ahead: float,
@@ -174,23 +189,28 @@ class ReachForecaster:
     ) -> dict[str, Any]:
         cfg = self.config
         cap = cfg.max_multiplier * reach
+        count_cap = cfg.max_multiplier * count
 
         def future(infectiousness: float) -> float:
             """Expected posts still to come (inf when supercritical)."""
-            branching = infectiousness * cfg.n_star
+            branching = infectiousness * n_star
             return math.inf if branching >= 1.0 else infectiousness * ahead / (1.0 - branching)
 
-        projected = reach + cfg.n_star * future(p)
+        projected = reach + n_star * future(p)
+        # Followers unknown: nothing is known of the reach, so it is reported as 0 throughout.
+        known = 0.0 if counts_only else 1.0
         return {
-            "reach_so_far": round(reach),
+            "reach_so_far": round(reach * known),
             "count_so_far": count,
-            "projected_reach": min(projected, cap),
-            "low": min(reach + cfg.n_star * future(p_low), cap),
-            "high": min(reach + cfg.n_star * future(p_high), cap),
-            "projected_count": min(count + future(p), cfg.max_multiplier * count),
+            "projected_reach": min(projected, cap) * known,
+            "low": min(reach + n_star * future(p_low), cap) * known,
+            "high": min(reach + n_star * future(p_high), cap) * known,
+            "projected_count": min(count + future(p), count_cap),
+            "count_low": min(count + future(p_low), count_cap),
+            "count_high": min(count + future(p_high), count_cap),
             "infectiousness": p,
-            "branching": p * cfg.n_star,
-            "supercritical": p * cfg.n_star >= 1.0,
+            "branching": p * n_star,
+            "supercritical": p * n_star >= 1.0,
             "capped": projected > cap,
             "window_seconds": window,
             "window_posts": window_posts,

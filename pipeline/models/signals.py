@@ -1,7 +1,7 @@
 """One subject's online signals: sentiment vs baseline, stories and origin, spread, leaders.
 
-Plain Python over the models of sentiment.py, story_index.py, volume.py, reach_forecast.py and
-leaders.py, river style:
+Plain Python over the models of sentiment.py, story_index.py, volume.py, reach_forecast.py,
+forecast_calibration.py and leaders.py, river style:
 ``learn_one(post, score)`` takes one post (a dict shaped like schemas.Post) and its sentiment
 score, and returns the reports (SubjectSignals as JSON dicts) of the event-time intervals it
 completed. The state is one JSON-able dict per component (``state_parts``), so the agent can
@@ -20,6 +20,10 @@ the subject's first posts), it is learnt; if the stream comes back to earlier ti
 outlier and is rejected (``future_timestamp``, drained by ``take_rejected``). One post never moves
 the clock by more than ``max_ahead_seconds``; only the wall clock is never consulted, so replays
 of old data behave as live.
+
+Reach forecasts calibrate themselves on the subject's own stories: the features of a few
+forecasts of each reported story (one per doubling of its age) are kept until the story
+closes, and its final posts and reach then teach the calibrator (``forecast`` part).
 """
 
 from __future__ import annotations
@@ -29,8 +33,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pipeline.models.forecast_calibration import (
+    CalibrationConfig,
+    CascadeForecastConfig,
+    CascadeForecaster,
+)
 from pipeline.models.leaders import AuthorInfluence, LeaderConfig
-from pipeline.models.reach_forecast import ForecastConfig, ReachForecaster
+from pipeline.models.reach_forecast import ForecastConfig
 from pipeline.models.sentiment import BaselineConfig, SentimentBaseline, SentimentScore
 from pipeline.models.story_index import StoryConfig, StoryTracker
 from pipeline.models.volume import SpreadConfig, SubjectSpread
@@ -43,7 +52,7 @@ from schemas.signals import (
     StorySignal,
 )
 
-PARTS = ("meta", "stories", "leaders", "spread", "sentiment")
+PARTS = ("meta", "stories", "leaders", "spread", "sentiment", "forecast")
 # The schema's fields: a report carries exactly these (the models' own dicts hold more).
 SENTIMENT_FIELDS = frozenset(SentimentSignal.model_fields)
 SPREAD_FIELDS = frozenset(SpreadSignal.model_fields)
@@ -72,7 +81,17 @@ class SignalsConfig:
     leaders: LeaderConfig = field(default_factory=lambda: LeaderConfig(max_authors=1_000))
     spread: SpreadConfig = field(default_factory=SpreadConfig)
     sentiment: BaselineConfig = field(default_factory=BaselineConfig)
-    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    #: SEISMIC with a 90% interval, calibrated at the same coverage once 20 stories closed,
+    #: on the subject's last 100 closed stories (the state stays small).
+    forecast: CascadeForecastConfig = field(
+        default_factory=lambda: CascadeForecastConfig(
+            ForecastConfig(interval=0.9), CalibrationConfig(coverage=0.9, max_samples=100)
+        )
+    )
+    #: Forecasts of a story kept to learn from when it closes (one per doubling of its age),
+    #: and the posts it needs for them to count.
+    forecasts_per_story: int = 8
+    forecast_min_posts: int = 3
     #: A post further than this ahead of the subject's event-time frontier waits for the
     #: subject's next post to confirm it (see the module docstring). Below the spread horizon,
     #: so one accepted post never makes the next ordinary ones late.
@@ -130,7 +149,9 @@ class SubjectSignalsModel:
         self.leaders = AuthorInfluence(config.leaders, parts.get("leaders"))
         self.spread = SubjectSpread(config.spread, parts.get("spread"))
         self.sentiment = SentimentBaseline(config.sentiment, parts.get("sentiment"))
-        self.forecaster = ReachForecaster(config.forecast)
+        self.forecaster = CascadeForecaster(config.forecast, parts.get("forecast"))
+        # story id -> [[age doubling, *features], ...] of its forecasts (state from before: none)
+        self._seen: dict[str, list[list[float]]] = self.meta.setdefault("forecasts_seen", {})
 
     def state_parts(self) -> dict[str, dict[str, Any]]:
         return {
@@ -139,6 +160,7 @@ class SubjectSignalsModel:
             "leaders": self.leaders.state,
             "spread": self.spread.state,
             "sentiment": self.sentiment.state,
+            "forecast": self.forecaster.state,
         }
 
     @staticmethod
@@ -219,9 +241,34 @@ class SubjectSignalsModel:
         counts = story_sentiment.setdefault(update.story_id, [0, 0])
         counts[0] += 1
         counts[1] += score.label == "negative"
+        for merged in update.merged:  # its answers came first: their story is now this one
+            before = story_sentiment.pop(merged, [0, 0])
+            counts[0] += before[0]
+            counts[1] += before[1]
+            self._seen.pop(merged, None)
+        if update.closed:
+            self._learn_closed(update.closed)
         for closed in update.closed:
             story_sentiment.pop(closed, None)
         return reports
+
+    def _learn_closed(self, closed: tuple[str, ...]) -> None:
+        """Closed stories' final posts and reach calibrate the forecasts made of them."""
+        finals = {s["story_id"]: s for s in self.stories.closed_stories()}
+        for story_id in closed:
+            seen = self._seen.pop(story_id, None)
+            final = finals.get(story_id)
+            if seen and final is not None:
+                for snapshot in seen:
+                    self.forecaster.learn_one(snapshot[1:], final["posts"], final["reach"])
+
+    def _remember(self, story: dict[str, Any], age: float, features: list[float]) -> None:
+        if story["posts"] < self.config.forecast_min_posts:
+            return
+        doubling = math.floor(math.log2(max(age, 60.0) / 60.0))
+        seen = self._seen.setdefault(story["story_id"], [])
+        if len(seen) < self.config.forecasts_per_story and all(s[0] != doubling for s in seen):
+            seen.append([doubling, *features])
 
     def report(self, as_of: float) -> dict[str, Any]:
         """The signals as of ``as_of`` (event time, epoch seconds): a SubjectSignals record as
@@ -236,12 +283,15 @@ class SubjectSignalsModel:
         stories = []
         for story in self.stories.stories(top=cfg.top_stories, hot_at=as_of):
             posts, negative = story_sentiment.get(story["story_id"], [0, 0])
+            started = datetime.fromisoformat(story["started_at"]).timestamp()
             forecast = self.forecaster.predict_one(
                 story["reach_points"],
                 now=as_of,
+                started=started,
                 reach_so_far=story["reach"],
                 count_so_far=story["posts"],
             )
+            self._remember(story, as_of - started, forecast["features"])
             authors = self.stories.story_authors(story["story_id"])
             carrying.update(authors)
             fields = {k: story[k] for k in STORY_FIELDS}

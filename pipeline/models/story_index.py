@@ -20,6 +20,11 @@ post (the member with the earliest event time). ``breadth`` is the largest numbe
 children any one post of the story has (a star-shaped cascade is broad, a chain is deep); it
 counts children seen while the parent was still in the recent-post map, so it is a floor.
 
+Repairs (``story_repair.py``): an answer to a post whose story has closed reopens that story
+from its closed summary, if still kept, rather than starting a story of its own; answers that
+arrive before the post they answer wait under that post's id (``awaiting``), and when it
+arrives their story merges into its story and their roots become its root.
+
 Everything runs on event time. The tracker's watermark is the largest event time seen; a story
 with no post for more than ``story_ttl_seconds`` before the watermark is closed (its summary is
 kept in a short ``closed`` list). Stories are kept in least-recently-updated order, so expiry and
@@ -28,19 +33,19 @@ slightly out of order, expiry of a story may wait until the ones updated before 
 
 Memory per subject: O(max_active_stories * (signatures_per_story * signature + author cap +
 reach points + velocity minutes)) plus the recent-post map (``max_recent_posts`` entries) and
-``max_closed_stories`` summaries. The LSH bucket index is derived: it is rebuilt from the state
-in ``__init__`` (O(stories * bands)), so keep one tracker object per subject alive between posts
-and construct it from the state only after a restart or rebalance.
+``max_closed_stories`` summaries. The LSH bucket index (``story_lsh.py``) is derived: it is
+rebuilt from the state in ``__init__`` (O(stories * bands)), so keep one tracker object per
+subject alive between posts and construct it from the state only after a restart or rebalance.
 """
 
 from __future__ import annotations
 
 import hashlib
-import struct
-from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.models import story_repair
+from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import hottest, iso, summarize
 from pipeline.models.story_text import (
     MAX_PERMUTATIONS,
@@ -120,6 +125,8 @@ class StoryUpdate:
     duplicate: bool = False
     #: Stories closed (expired or evicted) while handling this post.
     closed: tuple[str, ...] = ()
+    #: Stories merged into ``story_id`` by this post (their answers arrived before it).
+    merged: tuple[str, ...] = ()
 
 
 def story_id_for(subject: str, first_post_id: str) -> str:
@@ -148,14 +155,10 @@ class StoryTracker:
         if cfg.ignore_subject_words:
             stop = stop | set(content_words(subject, frozenset()))
         self._stop_words = frozenset(stop)
-        self._unpack = struct.Struct(f"<{cfg.minhash_bands * cfg.minhash_rows}H").unpack
-        # Derived, not stored: (band, values) -> {story id: signatures of it in the bucket}, and
-        # each story's decoded signatures.
-        self._buckets: dict[tuple[int, tuple[int, ...]], dict[str, int]] = {}
-        self._signatures: dict[str, list[tuple[int, ...]]] = {}
+        self._lsh = SignatureIndex(cfg.minhash_bands, cfg.minhash_rows)  # derived, not stored
         for sid, story in self.state["stories"].items():
             for encoded in story["signatures"]:
-                self._index(sid, self._decode(encoded))
+                self._lsh.add(sid, self._lsh.decode(encoded))
 
     @staticmethod
     def _empty_state() -> dict[str, Any]:
@@ -164,6 +167,7 @@ class StoryTracker:
             "watermark": None,
             "stories": {},  # story id -> story, least recently updated first
             "posts": {},  # post id -> [story id, depth, author id, root id or None, children]
+            "awaiting": {},  # unseen parent id -> story id of its answers that came first
             "closed": [],
             "stats": {"posts": 0, "duplicates": 0, "opened": 0, "expired": 0, "evicted": 0},
         }
@@ -186,6 +190,12 @@ class StoryTracker:
 
         parent_id = _parent_id(post)
         parent = None if parent_id is None else recent.get(parent_id)
+        if parent is not None and parent[0] not in stories:  # an answer to a closed story
+            closed.extend(self._reopen(parent[0]))
+        # Answers to this post that arrived before it (a state from before "awaiting" has none).
+        awaiting: dict[str, str] = state.setdefault("awaiting", {})
+        answers = awaiting.pop(post_id, None)
+        answers = answers if answers in stories else None
         depth, root = 0, post_id
         if parent_id is not None:  # an unknown parent is the best root we know of
             depth, root = (
@@ -203,8 +213,14 @@ class StoryTracker:
             story_id = parent[0]
             parent[4] += 1
             children = parent[4]
+        elif answers is not None:  # it joins its answers' story (and, earlier, leads it)
+            story_id = answers
+        elif parent_id is not None and awaiting.get(parent_id) in stories:
+            story_id = awaiting[parent_id]  # its parent is still unseen: with its siblings
         elif signature is not None:
-            story_id = self._most_similar(signature)
+            story_id = self._lsh.most_similar(
+                signature, cfg.similarity_threshold, lambda sid: stories[sid]["last_ts"]
+            )
         is_new = story_id is None
         if story_id is None:
             story_id = story_id_for(self.subject, post_id)
@@ -219,6 +235,18 @@ class StoryTracker:
         self._add_post(story, post, ts, root, depth, children)
         if signature is not None:
             self._add_signature(story_id, story, signature)
+        merged: tuple[str, ...] = ()
+        if answers is not None:
+            if answers != story_id:
+                merged = (answers,)
+                self._merge(answers, story_id, depth)
+            elif depth:
+                story["depth"] += depth
+            story_repair.reroot(recent, (story_id, *merged), post_id, story_id, root, depth)
+        if parent_id is not None and parent is None:  # answers wait for their parent
+            awaiting.setdefault(parent_id, story_id)
+            while len(awaiting) > 4 * cfg.max_active_stories:  # a few unseen parents per story
+                del awaiting[next(iter(awaiting))]
 
         # A root post is its own root: stored as None, as this map is most of the state.
         stored_root = None if root == post_id else root
@@ -226,7 +254,8 @@ class StoryTracker:
         while len(recent) > cfg.max_recent_posts:
             del recent[next(iter(recent))]
         state["stats"]["posts"] += 1
-        return StoryUpdate(story_id, is_new, depth, self._summary(story), closed=tuple(closed))
+        summary = self._summary(story)
+        return StoryUpdate(story_id, is_new, depth, summary, closed=tuple(closed), merged=merged)
 
     def _duplicate(self, story_id: str, depth: int, closed: list[str] | None = None) -> StoryUpdate:
         state = self.state
@@ -316,68 +345,49 @@ class StoryTracker:
         points.append([ts, followers])
         if len(points) > cfg.reach_points:
             del points[0]
-        self._count_minute(story["per_minute"], int(ts // 60) * 60)
+        minute = int(ts // 60) * 60
+        story_repair.count_minute(story["per_minute"], minute, cfg.velocity_minutes * 60)
 
-    def _count_minute(self, per_minute: list[list[int]], minute: int) -> None:
-        span = self.config.velocity_minutes * 60
-        if not per_minute or minute > per_minute[-1][0]:
-            per_minute.append([minute, 1])
-            while per_minute[0][0] <= minute - span:
-                del per_minute[0]
-        elif minute > per_minute[-1][0] - span:  # late, but still within the kept minutes
-            i = bisect_left(per_minute, minute, key=lambda entry: entry[0])
-            if per_minute[i][0] == minute:
-                per_minute[i][1] += 1
-            else:
-                per_minute.insert(i, [minute, 1])
+    # -- repair ---------------------------------------------------------------------------------
+
+    def _reopen(self, story_id: str) -> list[str]:
+        """Reopen a closed story from its kept summary (none kept: nothing to reopen)."""
+        state = self.state
+        kept = [i for i, s in enumerate(state["closed"]) if s["story_id"] == story_id]
+        if not kept:
+            return []
+        summary = state["closed"].pop(kept[-1])
+        closed = self._make_room()
+        story = state["stories"][story_id] = story_repair.reopen(summary)
+        words = content_words(story["first_post"]["text"], self._stop_words)
+        if len(words) >= self.config.min_similarity_tokens:
+            perms = self.config.minhash_bands * self.config.minhash_rows
+            self._add_signature(story_id, story, minhash(words, self.config.shingle_size, perms))
+        state["stats"]["reopened"] = state["stats"].get("reopened", 0) + 1
+        return closed
+
+    def _merge(self, source_id: str, target_id: str, depth: int) -> None:
+        cfg = self.config
+        stories = self.state["stories"]
+        source = stories.pop(source_id)
+        story_repair.merge(
+            stories[target_id],
+            source,
+            depth,
+            cfg.max_authors_per_story,
+            cfg.reach_points,
+            cfg.velocity_minutes * 60,
+        )
+        for signature in self._lsh.drop(source_id):
+            self._add_signature(target_id, stories[target_id], signature)
+        self.state["stats"]["merged"] = self.state["stats"].get("merged", 0) + 1
 
     # -- similarity -----------------------------------------------------------------------------
-
-    def _decode(self, encoded: str) -> tuple[int, ...]:
-        return self._unpack(bytes.fromhex(encoded))
-
-    def _band_keys(self, signature: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
-        rows = self.config.minhash_rows
-        return [(b, signature[b * rows : (b + 1) * rows]) for b in range(self.config.minhash_bands)]
-
-    def _index(self, story_id: str, signature: tuple[int, ...]) -> None:
-        self._signatures.setdefault(story_id, []).append(signature)
-        for key in self._band_keys(signature):
-            bucket = self._buckets.setdefault(key, {})
-            bucket[story_id] = bucket.get(story_id, 0) + 1
-
-    def _unindex(self, story_id: str, signature: tuple[int, ...]) -> None:
-        self._signatures[story_id].remove(signature)
-        for key in self._band_keys(signature):
-            bucket = self._buckets[key]
-            bucket[story_id] -= 1
-            if not bucket[story_id]:
-                del bucket[story_id]
-                if not bucket:
-                    del self._buckets[key]
-
-    def _most_similar(self, signature: tuple[int, ...]) -> str | None:
-        stories = self.state["stories"]
-        checked: set[str] = set()
-        best: tuple[float, float, str] | None = None
-        for key in self._band_keys(signature):
-            for story_id in self._buckets.get(key, ()):
-                if story_id in checked:
-                    continue
-                checked.add(story_id)
-                score = max(similarity(signature, s) for s in self._signatures[story_id])
-                if score >= self.config.similarity_threshold:
-                    # Explicit tie-break (then the most recent, then the id): bucket order is
-                    # not part of the state, so it must not decide anything.
-                    candidate = (score, stories[story_id]["last_ts"], story_id)
-                    if best is None or candidate > best:
-                        best = candidate
-        return None if best is None else best[2]
 
     def _add_signature(
         self, story_id: str, story: dict[str, Any], signature: tuple[int, ...]
     ) -> None:
-        known = self._signatures.get(story_id, [])
+        known = self._lsh.of(story_id)
         if any(similarity(signature, s) >= NEAR_DUPLICATE for s in known):
             return
         encoded: list[str] = story["signatures"]
@@ -385,9 +395,9 @@ class StoryTracker:
             if len(encoded) == 1:
                 return
             # Keep the first post's signature; the oldest of the others makes way.
-            self._unindex(story_id, self._decode(encoded.pop(1)))
-        encoded.append(struct.pack(f"<{len(signature)}H", *signature).hex())
-        self._index(story_id, signature)
+            self._lsh.remove(story_id, self._lsh.decode(encoded.pop(1)))
+        encoded.append(self._lsh.encode(signature))
+        self._lsh.add(story_id, signature)
 
     # -- expiry ---------------------------------------------------------------------------------
 
@@ -411,9 +421,7 @@ class StoryTracker:
     def _close(self, story_id: str, reason: str) -> str:
         state = self.state
         story = state["stories"].pop(story_id)
-        for signature in list(self._signatures.get(story_id, [])):
-            self._unindex(story_id, signature)
-        self._signatures.pop(story_id, None)
+        self._lsh.drop(story_id)
         state["stats"][reason] += 1
         if self.config.max_closed_stories:
             summary = self._summary(story, series=False)
@@ -446,6 +454,11 @@ class StoryTracker:
     def closed_stories(self) -> list[dict[str, Any]]:
         """Summaries (without the series) of the most recently closed stories, oldest first."""
         return list(self.state["closed"])
+
+    def root_of(self, post_id: str) -> str | None:
+        """Cascade root of a recent post (its earliest known ancestor, or itself)."""
+        entry = self.state["posts"].get(str(post_id))
+        return None if entry is None else (entry[3] or str(post_id))
 
     def author_of(self, post_id: str) -> str | None:
         """Author of a recent post (the recent-post map): who a reply or repost was aimed at."""

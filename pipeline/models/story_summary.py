@@ -22,7 +22,9 @@ def summarize(
     """One story's summary: first post, origin platform, initiator, cascade root, platforms in
     the order reached, size; with ``series``, its recent reach points and per-minute counts."""
     first = dict(story["first_post"])
-    authors = len(story["authors"])
+    # A reopened story has forgotten who wrote before it closed: an author of both times counts
+    # twice (``authors_capped`` says the count is approximate).
+    authors = len(story["authors"]) + story.get("authors_before", 0)
     platforms = [{"platform": p, "first_seen": iso(t)} for p, t in story["platforms"]]
     widespread = len(platforms) >= 2 or authors >= widespread_authors
     summary = {

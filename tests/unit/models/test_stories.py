@@ -191,12 +191,15 @@ def test_story_expires_after_ttl_of_event_time() -> None:
     [closed] = tracker.closed_stories()
     assert (closed["story_id"], closed["closed"], closed["posts"]) == (first.story_id, "expired", 1)
     assert closed["closed_at"] == iso(61)
-    # The same text now starts a new story; a reply to the closed story's post starts one too,
-    # still rooted at that post.
+    # The same text now starts a new story; a reply to the closed story's post reopens it (from
+    # its kept summary), so the thread keeps its origin.
     again = tracker.learn_one(post("p4", 62))
     assert again.is_new_story
     reply = tracker.learn_one(post("p5", 62, text="", author="r", reply_to="p1"))
-    assert (reply.is_new_story, reply.depth, reply.story["cascade_root"]) == (True, 1, "p1")
+    assert (reply.story_id, reply.is_new_story, reply.depth) == (first.story_id, False, 1)
+    story = reply.story
+    assert (story["first_post"]["id"], story["cascade_root"], story["posts"]) == ("p1", "p1", 2)
+    assert story["unique_authors"] == 2 and tracker.closed_stories() == []
 
 
 def test_active_stories_are_capped_and_the_stalest_evicted() -> None:
