@@ -48,7 +48,7 @@ def read_semeval(path: Path) -> list[tuple[str, str, str]]:
 
 
 def _fit(x: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.svm import LinearSVC  # type: ignore[import-untyped]
+    from sklearn.svm import LinearSVC  # the `train` extra: only to retrain
 
     svm = LinearSVC(C=C, class_weight="balanced", random_state=SEED, max_iter=5000)
     svm.fit(x, y)
