@@ -31,6 +31,8 @@ from pipeline.models.crisis_score import (
     aggregates,
     crisis_score,
     evidence_terms,
+    new_feed_profile,
+    observe_feed,
 )
 from schemas.alert import SEVERITIES, Alert, alert_id_for
 
@@ -88,6 +90,7 @@ def _new_state() -> dict[str, Any]:
         "last_projected_reach": 0.0,
         "reports": 0,
         "anomaly": None,
+        "feed": new_feed_profile(),  # what the subject's feed can show (unknown terms)
     }
 
 
@@ -131,15 +134,19 @@ class CrisisDetector:
             return []  # redelivered or out of order: already accounted for
         st["last_as_of"] = as_of
         st["reports"] += 1
-        terms = evidence_terms(report, cfg.score)
+        feed = st.setdefault("feed", new_feed_profile())
+        observe_feed(feed, report, calm=st["phase"] == "normal")
+        terms = evidence_terms(report, cfg.score, feed)
         features = aggregates(report, terms)
         terms["anomaly"] = self.anomaly.score_one(features)
         score = crisis_score(terms, cfg.score)
-        st["last_score"], st["last_terms"] = score, terms
+        # Components are the known terms: an unknown one is absent, not 0.
+        known = {name: value for name, value in terms.items() if value is not None}
+        st["last_score"], st["last_terms"] = score, known
         st["last_projected_reach"] = _projected_reach(report)
         if st["phase"] == "normal" and score < cfg.watch_threshold:
             self.anomaly.learn_one(features)  # only ordinary reports teach what is ordinary
-        return self._step(report, score, terms)
+        return self._step(report, score, known)
 
     def _step(self, report: dict[str, Any], score: float, terms: dict[str, float]) -> list[Alert]:
         st, cfg = self._state, self.config

@@ -24,10 +24,13 @@ import base64
 import math
 import pickle
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from river import anomaly
+from scipy import special
 
 TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "anomaly")
 
@@ -43,6 +46,20 @@ class ScoreConfig:
     #: Volume: z-score and ratio to the baseline rate at which the term starts and is full.
     volume_z: tuple[float, float] = (3.0, 10.0)
     volume_ratio: tuple[float, float] = (2.0, 6.0)
+    #: Count surprise (-log10 tail probability) at which the term starts and is full.
+    volume_surprise: tuple[float, float] = (4.0, 10.0)
+    #: Gamma prior of the post rate (shape, minutes): diffuse, so a new subject's first posts
+    #: are not a surprise; history narrows it.
+    volume_prior: tuple[float, float] = (0.5, 1.0)
+    volume_window_minutes: float = 5.0
+    #: The baseline learns a 5-minute block 2 minutes after it ends.
+    volume_learn_lag_minutes: float = 7.0
+    #: History beyond this adds no certainty (the baseline is an EW mean of ~100 blocks).
+    volume_max_exposure_minutes: float = 500.0
+    volume_upper_quantile: float = 0.95
+    volume_min_rate: float = 1 / 60
+    #: The score's denominator is at least this weight (volume + sentiment by default).
+    min_known_weight: float = 0.55
     #: Sentiment: -z and -delta (compound units) at which the term starts and is full.
     sentiment_z: tuple[float, float] = (2.0, 5.0)
     sentiment_delta: tuple[float, float] = (0.10, 0.35)
@@ -81,41 +98,171 @@ def hot_stories(report: dict[str, Any], cfg: ScoreConfig) -> list[dict[str, Any]
     return sorted(hot, key=lambda s: (-s["velocity"], -s["posts"], s["started_at"]))
 
 
-def evidence_terms(report: dict[str, Any], cfg: ScoreConfig) -> dict[str, float]:
-    """Each term but ``anomaly``, 0..1."""
-    spread, sentiment = report["spread"], report["sentiment"]
-    volume = 0.0
-    if spread["warm"]:
-        volume = min(ramp(spread["z"], cfg.volume_z), ramp(spread["ratio"], cfg.volume_ratio))
-    mood = 0.0
-    if sentiment["warm"]:
-        mood = min(
-            ramp(-sentiment["z"], cfg.sentiment_z), ramp(-sentiment["delta"], cfg.sentiment_delta)
-        )
-    hot = hot_stories(report, cfg)
-    spread_term = leaders = reach = 0.0
-    for story in hot:
-        spread_term = max(
-            spread_term,
-            min(
-                ramp(len(story["platforms"]), cfg.spread_platforms),
-                ramp(story["velocity"], cfg.spread_velocity),
-            ),
-        )
-        if story["leaders"]:
-            leaders = max(leaders, ramp(story["leaders"][0]["score"], cfg.leader_score))
-        projected = story["forecast"]["projected_reach"]
-        reach = max(reach, ramp(math.log10(1.0 + projected), cfg.reach_log10))
+FeedProfile = dict[str, Any]
+
+
+def new_feed_profile() -> FeedProfile:
+    """What a subject's feed has shown so far: the terms it can evidence at all."""
     return {
-        "volume": volume,
-        "sentiment": mood,
-        "spread": spread_term,
-        "leaders": leaders,
-        "reach": reach,
+        "since": None,
+        "platforms": [],
+        "followers": False,
+        # The baseline rate and time of the last report outside an episode: while an episode
+        # (watch or crisis) lasts, counts are tested against it, because the subject's own
+        # baseline soon learns a burst that a short history cannot clip.
+        "calm_rate": None,
+        "calm_at": None,
     }
 
 
-def aggregates(report: dict[str, Any], terms: dict[str, float]) -> dict[str, float]:
+def observe_feed(
+    feed: FeedProfile, report: dict[str, Any], *, calm: bool, max_platforms: int = 16
+) -> None:
+    """Learn from one report what the feed can show (before its terms are scored, so a report
+    that first shows a second platform or a follower count already counts it). ``calm``: the
+    subject is outside an episode, so the report's baseline is an ordinary one."""
+    spread = report["spread"]
+    as_of = _epoch(report["as_of"])
+    if feed["since"] is None:
+        feed["since"] = as_of - report["interval_seconds"]
+    if calm or feed.get("calm_rate") is None:
+        feed["calm_rate"], feed["calm_at"] = spread["baseline_rate"], as_of
+    platforms = set(feed["platforms"])
+    for platform in spread["platforms"]:
+        if platform not in platforms and len(platforms) < max_platforms:
+            platforms.add(platform)
+    feed["platforms"] = sorted(platforms)
+    if not feed["followers"]:
+        feed["followers"] = spread["audience"] > 0 or any(
+            s["initiator"]["followers"] > 0 for s in report["stories"]
+        )
+
+
+def volume_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float:
+    """The larger of the warm-baseline term (z and ratio) and the count term, which needs no
+    warm-up: the counts of the last 5, 15 and 60 minutes against the negative-binomial
+    predictive of a Poisson rate with a gamma posterior, so a short or quiet history is
+    uncertain rather than ignored, and a sparse feed's sustained rise counts over the hour."""
+    spread = report["spread"]
+    warm = 0.0
+    if spread["warm"]:
+        warm = min(ramp(spread["z"], cfg.volume_z), ramp(spread["ratio"], cfg.volume_ratio))
+    shape, rate = rate_posterior(report, cfg, feed)
+    upper = max(
+        float(special.gammaincinv(shape, cfg.volume_upper_quantile)) / rate, cfg.volume_min_rate
+    )
+    counted = 0.0
+    for window, field in VOLUME_WINDOWS:
+        count = int(spread[field])
+        surprise = count_surprise(count, window, shape, rate)
+        ratio = count / window / upper
+        counted = max(
+            counted, min(ramp(surprise, cfg.volume_surprise), ramp(ratio, cfg.volume_ratio))
+        )
+    return max(warm, counted)
+
+
+#: (minutes, report field) of the count windows the volume term tests.
+VOLUME_WINDOWS = ((5.0, "volume_5m"), (15.0, "volume_15m"), (60.0, "volume_60m"))
+
+
+def rate_posterior(
+    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile
+) -> tuple[float, float]:
+    """Gamma(shape, rate) posterior of the subject's post rate per minute: the prior updated
+    with the baseline's rate over T minutes of learnt history (capped at its memory)."""
+    baseline, until = report["spread"]["baseline_rate"], _epoch(report["as_of"])
+    if feed.get("calm_rate") is not None and feed["calm_at"] < until:  # inside an episode
+        baseline, until = min(baseline, feed["calm_rate"]), feed["calm_at"]
+    history = 0.0
+    if feed["since"] is not None:
+        history = (until - feed["since"]) / 60.0 - cfg.volume_learn_lag_minutes
+    exposure = min(max(history, 0.0), cfg.volume_max_exposure_minutes)
+    shape = cfg.volume_prior[0] + max(baseline, 0.0) * exposure
+    return shape, cfg.volume_prior[1] + exposure
+
+
+def count_surprise(count: int, window: float, shape: float, rate: float) -> float:
+    """-log10 P(X >= count), X negative binomial (shape, p = rate / (rate + window)): the
+    predictive count of a window under the gamma posterior. P(X >= k) = I_{1-p}(k, shape)."""
+    if count <= 0:
+        return 0.0
+    tail = float(special.betainc(count, shape, window / (rate + window)))
+    return -math.log10(tail) if tail > 0 else 300.0
+
+
+TermFn = Callable[[dict[str, Any], ScoreConfig, FeedProfile], float | None]
+
+
+def sentiment_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    sentiment = report["sentiment"]
+    if not sentiment["warm"]:
+        return None  # no baseline yet: unknown, not calm
+    return min(
+        ramp(-sentiment["z"], cfg.sentiment_z), ramp(-sentiment["delta"], cfg.sentiment_delta)
+    )
+
+
+def spread_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    if len(feed["platforms"]) < 2:
+        return None  # a one-platform feed cannot show spread across platforms
+    return max(
+        (
+            min(
+                ramp(len(story["platforms"]), cfg.spread_platforms),
+                ramp(story["velocity"], cfg.spread_velocity),
+            )
+            for story in hot_stories(report, cfg)
+        ),
+        default=0.0,
+    )
+
+
+def leaders_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    if not feed["followers"]:
+        return None  # follower counts unknown: influence cannot be told
+    return max(
+        (
+            ramp(story["leaders"][0]["score"], cfg.leader_score)
+            for story in hot_stories(report, cfg)
+            if story["leaders"]
+        ),
+        default=0.0,
+    )
+
+
+def reach_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    if not feed["followers"]:
+        return None  # reach is followers: unknown without them
+    return max(
+        (
+            ramp(math.log10(1.0 + story["forecast"]["projected_reach"]), cfg.reach_log10)
+            for story in hot_stories(report, cfg)
+        ),
+        default=0.0,
+    )
+
+
+#: The evidence terms the report itself gives, by name (``anomaly`` is the detector's model).
+#: A term returns 0..1, or None when the subject's feed cannot show that evidence.
+TERM_FUNCTIONS: dict[str, TermFn] = {
+    "volume": volume_term,
+    "sentiment": sentiment_term,
+    "spread": spread_term,
+    "leaders": leaders_term,
+    "reach": reach_term,
+}
+
+
+def evidence_terms(
+    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile | None = None
+) -> dict[str, float | None]:
+    """Each term but ``anomaly``: 0..1, or None (unknown)."""
+    feed = feed if feed is not None else new_feed_profile()
+    return {name: fn(report, cfg, feed) for name, fn in TERM_FUNCTIONS.items()}
+
+
+def aggregates(report: dict[str, Any], terms: dict[str, float | None]) -> dict[str, float]:
     """The anomaly model's features, each scaled into 0..1 as HalfSpaceTrees expects."""
     spread, sentiment = report["spread"], report["sentiment"]
 
@@ -130,8 +277,8 @@ def aggregates(report: dict[str, Any], terms: dict[str, float]) -> dict[str, flo
         "negative_share": unit(sentiment["negative_share_current"]),
         "platforms": unit(len(spread["platforms"]) / 8.0),
         "authors": unit(math.log10(1.0 + spread["unique_authors"]) / 5.0),
-        "spread": terms["spread"],
-        "reach": terms["reach"],
+        "spread": terms["spread"] or 0.0,
+        "reach": terms["reach"] or 0.0,
     }
 
 
@@ -159,9 +306,9 @@ class AnomalyModel:
         packed = base64.b64encode(zlib.compress(pickle.dumps(self.model), 6)).decode("ascii")
         return {"learned": self.learned, "model": packed}
 
-    def score_one(self, x: dict[str, float]) -> float:
+    def score_one(self, x: dict[str, float]) -> float | None:
         if self.learned < self.cfg.anomaly_warm_reports:
-            return 0.0
+            return None  # has not seen enough ordinary reports to tell unusual ones
         return ramp(float(self.model.score_one(x)), self.cfg.anomaly_score)
 
     def learn_one(self, x: dict[str, float]) -> None:
@@ -169,7 +316,15 @@ class AnomalyModel:
         self.learned += 1
 
 
-def crisis_score(terms: dict[str, float], cfg: ScoreConfig) -> float:
+def crisis_score(terms: dict[str, float | None], cfg: ScoreConfig) -> float:
+    """The weighted mean of the known terms: a term the feed cannot show (None) is left out,
+    not counted as 0. The denominator is at least ``min_known_weight`` so that when little is
+    known, one term must be near full to reach the open threshold alone."""
     weights = cfg.weights()
-    total = sum(weights.values())
-    return sum(weights[t] * terms[t] for t in TERMS) / total if total else 0.0
+    known = [t for t in TERMS if terms.get(t) is not None]
+    total = max(sum(weights[t] for t in known), cfg.min_known_weight)
+    return sum(weights[t] * float(terms[t] or 0.0) for t in known) / total if total else 0.0
+
+
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
