@@ -31,8 +31,10 @@ from pipeline.models.crisis_score import (
     aggregates,
     crisis_score,
     evidence_terms,
+    learn_calm,
     new_feed_profile,
     observe_feed,
+    unusual_counts,
 )
 from schemas.alert import SEVERITIES, Alert, alert_id_for
 
@@ -110,6 +112,11 @@ class CrisisDetector:
         return self._state
 
     @property
+    def feed(self) -> dict[str, Any]:
+        """What the subject's feed can show, and its calm rate (pipeline.models.crisis_score)."""
+        return self._state.setdefault("feed", new_feed_profile())
+
+    @property
     def phase(self) -> str:
         return str(self._state["phase"])
 
@@ -134,8 +141,8 @@ class CrisisDetector:
             return []  # redelivered or out of order: already accounted for
         st["last_as_of"] = as_of
         st["reports"] += 1
-        feed = st.setdefault("feed", new_feed_profile())
-        observe_feed(feed, report, calm=st["phase"] == "normal")
+        feed = self.feed
+        observe_feed(feed, report)
         terms = evidence_terms(report, cfg.score, feed)
         features = aggregates(report, terms)
         terms["anomaly"] = self.anomaly.score_one(features)
@@ -146,6 +153,7 @@ class CrisisDetector:
         st["last_projected_reach"] = _projected_reach(report)
         if st["phase"] == "normal" and score < cfg.watch_threshold:
             self.anomaly.learn_one(features)  # only ordinary reports teach what is ordinary
+        learn_calm(feed, report, cfg.score, normal=st["phase"] == "normal")
         return self._step(report, score, known)
 
     def _step(self, report: dict[str, Any], score: float, terms: dict[str, float]) -> list[Alert]:
@@ -166,8 +174,9 @@ class CrisisDetector:
             elif self._calm_for(as_of) >= cfg.watch_reset_seconds:
                 st.update(phase="normal", episode_start=None, calm_since=None, high_count=0)
             return []
-        # crisis
-        if score < cfg.resolve_threshold:
+        # crisis: not over while the counts stay unusual against the calm rate (a sparse feed
+        # has lulls of half an hour in the middle of a crisis lasting days)
+        if score < cfg.resolve_threshold and not unusual_counts(report, cfg.score, self.feed):
             if self._calm_for(as_of) >= cfg.resolve_seconds:
                 return [self._event(report, score, terms, "resolved", st["peak_severity"])]
             return []

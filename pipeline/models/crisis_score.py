@@ -57,6 +57,15 @@ class ScoreConfig:
     #: History beyond this adds no certainty (the baseline is an EW mean of ~100 blocks).
     volume_max_exposure_minutes: float = 500.0
     volume_upper_quantile: float = 0.95
+    #: Daily cycle allowed for while less than a season (a day) of history has been seen:
+    #: the upper rate is multiplied by up to this, falling linearly to 1 over the season.
+    volume_daily_amplitude: float = 10.0
+    #: A window this surprising (-log10 p) at this ratio makes the counts unusual: the calm
+    #: baseline stops learning (for at most volume_hold_minutes in the normal phase).
+    volume_freeze: tuple[float, float] = (3.0, 1.5)
+    volume_hold_minutes: float = 360.0
+    volume_episode_hold_minutes: float = 1440.0
+    volume_season_minutes: float = 1440.0
     volume_min_rate: float = 1 / 60
     #: The score's denominator is at least this weight (volume + sentiment by default).
     min_known_weight: float = 0.55
@@ -107,26 +116,18 @@ def new_feed_profile() -> FeedProfile:
         "since": None,
         "platforms": [],
         "followers": False,
-        # The baseline rate and time of the last report outside an episode: while an episode
-        # (watch or crisis) lasts, counts are tested against it, because the subject's own
-        # baseline soon learns a burst that a short history cannot clip.
+        # The baseline rate and time of the last ordinary report (see learn_calm).
         "calm_rate": None,
         "calm_at": None,
     }
 
 
-def observe_feed(
-    feed: FeedProfile, report: dict[str, Any], *, calm: bool, max_platforms: int = 16
-) -> None:
+def observe_feed(feed: FeedProfile, report: dict[str, Any], max_platforms: int = 16) -> None:
     """Learn from one report what the feed can show (before its terms are scored, so a report
-    that first shows a second platform or a follower count already counts it). ``calm``: the
-    subject is outside an episode, so the report's baseline is an ordinary one."""
+    that first shows a second platform or a follower count already counts it)."""
     spread = report["spread"]
-    as_of = _epoch(report["as_of"])
     if feed["since"] is None:
-        feed["since"] = as_of - report["interval_seconds"]
-    if calm or feed.get("calm_rate") is None:
-        feed["calm_rate"], feed["calm_at"] = spread["baseline_rate"], as_of
+        feed["since"] = _epoch(report["as_of"]) - report["interval_seconds"]
     platforms = set(feed["platforms"])
     for platform in spread["platforms"]:
         if platform not in platforms and len(platforms) < max_platforms:
@@ -138,28 +139,60 @@ def observe_feed(
         )
 
 
+def learn_calm(
+    feed: FeedProfile, report: dict[str, Any], cfg: ScoreConfig, *, normal: bool
+) -> None:
+    """After scoring: an ordinary report (the subject in its normal phase, its counts not
+    unusual) makes its baseline the calm one. A short history's baseline learns a burst within
+    minutes (nothing to clip it against yet), so counts are tested against the calm rate; it
+    is held at most ``volume_hold_minutes`` in the normal phase (so a lasting rise that never
+    became a crisis is learnt) and ``volume_episode_hold_minutes`` in an episode (so a new
+    level lasting longer than that ends the crisis)."""
+    as_of = _epoch(report["as_of"])
+    hold = cfg.volume_hold_minutes if normal else cfg.volume_episode_hold_minutes
+    held = feed["calm_at"] is not None and as_of - feed["calm_at"] > hold * 60
+    if feed["calm_rate"] is None or held or (normal and not unusual_counts(report, cfg, feed)):
+        feed["calm_rate"], feed["calm_at"] = report["spread"]["baseline_rate"], as_of
+
+
+def unusual_counts(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> bool:
+    surprise, ratio = cfg.volume_freeze
+    return any(s >= surprise and r >= ratio for s, r in count_windows(report, cfg, feed))
+
+
 def volume_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float:
-    """The larger of the warm-baseline term (z and ratio) and the count term, which needs no
-    warm-up: the counts of the last 5, 15 and 60 minutes against the negative-binomial
-    predictive of a Poisson rate with a gamma posterior, so a short or quiet history is
-    uncertain rather than ignored, and a sparse feed's sustained rise counts over the hour."""
+    """Counts, with no warm-up gate: the counts of the last 5, 15 and 60 minutes against the
+    negative-binomial predictive of a Poisson rate with a gamma posterior, so a short or quiet
+    history is uncertain rather than ignored, and a sparse feed's sustained rise counts over
+    the hour. Each window needs both a surprise (significance) and a ratio to the rate's upper
+    credible bound (effect size): a busy subject's small bump is significant but not a
+    crisis; a quiet subject's 3 posts instead of 1 are a large ratio but not significant."""
+    return max(
+        (
+            min(ramp(surprise, cfg.volume_surprise), ramp(ratio, cfg.volume_ratio))
+            for surprise, ratio in count_windows(report, cfg, feed)
+        ),
+        default=0.0,
+    )
+
+
+def count_windows(
+    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile
+) -> list[tuple[float, float]]:
+    """(surprise, ratio to the upper credible rate) of each count window."""
     spread = report["spread"]
-    warm = 0.0
-    if spread["warm"]:
-        warm = min(ramp(spread["z"], cfg.volume_z), ramp(spread["ratio"], cfg.volume_ratio))
-    shape, rate = rate_posterior(report, cfg, feed)
+    shape, rate, history = rate_posterior(report, cfg, feed)
+    # Until a day has been seen, the rate at this hour of day is uncertain by the daily cycle
+    # too (night to afternoon is often 10x): a first morning is not a burst.
+    unseen_day = max(0.0, 1.0 - history / cfg.volume_season_minutes)
     upper = max(
         float(special.gammaincinv(shape, cfg.volume_upper_quantile)) / rate, cfg.volume_min_rate
-    )
-    counted = 0.0
+    ) * (1.0 + (cfg.volume_daily_amplitude - 1.0) * unseen_day)
+    windows = []
     for window, field in VOLUME_WINDOWS:
         count = int(spread[field])
-        surprise = count_surprise(count, window, shape, rate)
-        ratio = count / window / upper
-        counted = max(
-            counted, min(ramp(surprise, cfg.volume_surprise), ramp(ratio, cfg.volume_ratio))
-        )
-    return max(warm, counted)
+        windows.append((count_surprise(count, window, shape, rate), count / window / upper))
+    return windows
 
 
 #: (minutes, report field) of the count windows the volume term tests.
@@ -168,18 +201,19 @@ VOLUME_WINDOWS = ((5.0, "volume_5m"), (15.0, "volume_15m"), (60.0, "volume_60m")
 
 def rate_posterior(
     report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """Gamma(shape, rate) posterior of the subject's post rate per minute: the prior updated
-    with the baseline's rate over T minutes of learnt history (capped at its memory)."""
+    with the baseline's rate over T minutes of learnt history (capped at its memory); and the
+    minutes of history (up to the last calm report: see ``learn_calm``)."""
     baseline, until = report["spread"]["baseline_rate"], _epoch(report["as_of"])
-    if feed.get("calm_rate") is not None and feed["calm_at"] < until:  # inside an episode
+    if feed["calm_rate"] is not None and feed["calm_at"] < until:
         baseline, until = min(baseline, feed["calm_rate"]), feed["calm_at"]
     history = 0.0
     if feed["since"] is not None:
         history = (until - feed["since"]) / 60.0 - cfg.volume_learn_lag_minutes
     exposure = min(max(history, 0.0), cfg.volume_max_exposure_minutes)
     shape = cfg.volume_prior[0] + max(baseline, 0.0) * exposure
-    return shape, cfg.volume_prior[1] + exposure
+    return shape, cfg.volume_prior[1] + exposure, max(history, 0.0)
 
 
 def count_surprise(count: int, window: float, shape: float, rate: float) -> float:
