@@ -1,18 +1,25 @@
-"""The crisis score of one subject signal report: weighted evidence, each term 0..1.
+"""The crisis score of one subject signal report: weighted evidence, each term 0..1 or unknown.
 
-Plain Python on the report dict (schemas.SubjectSignals as JSON). The terms, and why:
+Plain Python on the report dict (schemas.SubjectSignals as JSON). Terms are functions in
+``TERM_FUNCTIONS`` (a registry: a new kind of evidence is one function and one weight); each
+returns 0..1, or None when the subject's feed cannot show that evidence (``FeedProfile``: the
+platforms and follower counts the feed has shown so far). The score is the weighted mean of the
+known terms, so a one-platform feed without follower counts is judged on what it can show, not
+marked down for what it cannot. The terms, and why:
 
-- ``volume``: the subject's post rate against its own seasonal baseline, needing both a large
-  z-score and a large ratio (a busy subject's small bump is significant but not a crisis; a
-  quiet subject's 3 posts instead of 1 are a large ratio but not significant). Zero until the
-  baseline is warm.
+- ``volume``: counts of the last 5, 15 and 60 minutes against a gamma posterior of the
+  subject's rate (``count_windows``): both surprising (significance) and large against the
+  rate's upper credible bound (effect size). Meaningful from the first hour of history, with
+  no warm-up gate: a short history only widens the posterior.
 - ``sentiment``: the recent mean sentiment below the subject's baseline, in standard errors and
-  in compound units (both needed, as above). Zero until the baseline is warm.
-- ``spread``: the hottest story is on several platforms and still moving.
-- ``leaders``: opinion leaders carry a hot story.
-- ``reach``: a hot story's projected final reach (log scale).
+  in compound units (both needed, as above). Unknown until the baseline is warm.
+- ``spread``: the hottest story is on several platforms and still moving. Unknown on a feed
+  that has shown one platform only.
+- ``leaders``: opinion leaders carry a hot story. Unknown without follower counts.
+- ``reach``: a hot story's projected final reach (log scale). Unknown without follower counts.
 - ``anomaly``: river's HalfSpaceTrees on the report's aggregates (not per post), learnt from the
   subject's ordinary reports only, so unusual combinations that no single term catches count.
+  Unknown until it has learnt enough reports.
 
 "Hot" stories had posts in the last 5 minutes of event time: stories stay active for hours, and
 yesterday's story must not keep a subject on watch.
