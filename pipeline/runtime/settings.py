@@ -103,7 +103,7 @@ class Settings:
     #: feed without followers), one term must be nearly full to open a crisis alone.
     crisis_min_known_weight: float = 0.55
     #: Daily cycle (night to afternoon) the volume term allows for before a day of history.
-    crisis_daily_amplitude: float = 10.0
+    crisis_daily_amplitude: float = 5.0
     #: A projected reach at or above this raises an alert's severity one level.
     crisis_severity_reach: float = 1_000_000.0
 
