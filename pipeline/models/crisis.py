@@ -142,7 +142,7 @@ class CrisisDetector:
         st["last_as_of"] = as_of
         st["reports"] += 1
         feed = self.feed
-        observe_feed(feed, report)
+        observe_feed(feed, report, cfg.score)
         terms = evidence_terms(report, cfg.score, feed)
         features = aggregates(report, terms)
         terms["anomaly"] = self.anomaly.score_one(features)
@@ -174,9 +174,11 @@ class CrisisDetector:
             elif self._calm_for(as_of) >= cfg.watch_reset_seconds:
                 st.update(phase="normal", episode_start=None, calm_since=None, high_count=0)
             return []
-        # crisis: not over while the counts stay unusual against the calm rate (a sparse feed
-        # has lulls of half an hour in the middle of a crisis lasting days)
-        if score < cfg.resolve_threshold and not unusual_counts(report, cfg.score, self.feed):
+        # crisis: not over while the counts, over 6 hours too, stay unusual against the calm
+        # rate (a sparse feed has lulls of hours in the middle of a crisis lasting days)
+        if score < cfg.resolve_threshold and not unusual_counts(
+            report, cfg.score, self.feed, sustained=True
+        ):
             if self._calm_for(as_of) >= cfg.resolve_seconds:
                 return [self._event(report, score, terms, "resolved", st["peak_severity"])]
             return []

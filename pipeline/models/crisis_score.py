@@ -73,6 +73,10 @@ class ScoreConfig:
     volume_freeze: tuple[float, float] = (3.0, 1.5)
     volume_hold_minutes: float = 360.0
     volume_episode_hold_minutes: float = 1440.0
+    #: The long window that keeps a crisis open through a lull, and its checkpoint spacing.
+    sustained_minutes: float = 360.0
+    checkpoint_minutes: float = 10.0
+    sustained_below_hourly: float = 5.0
     volume_season_minutes: float = 1440.0
     volume_min_rate: float = 1 / 60
     #: The score's denominator is at least this weight (volume + sentiment by default).
@@ -130,7 +134,9 @@ def new_feed_profile() -> FeedProfile:
     }
 
 
-def observe_feed(feed: FeedProfile, report: dict[str, Any], max_platforms: int = 16) -> None:
+def observe_feed(
+    feed: FeedProfile, report: dict[str, Any], cfg: ScoreConfig, max_platforms: int = 16
+) -> None:
     """Learn from one report what the feed can show (before its terms are scored, so a report
     that first shows a second platform or a follower count already counts it)."""
     spread = report["spread"]
@@ -145,6 +151,15 @@ def observe_feed(feed: FeedProfile, report: dict[str, Any], max_platforms: int =
         feed["followers"] = spread["audience"] > 0 or any(
             s["initiator"]["followers"] > 0 for s in report["stories"]
         )
+    # Checkpoints of the subject's post count (one per 10 minutes, the last 6 hours and one
+    # before): the long window that tells a crisis's night lull from its end.
+    as_of = _epoch(report["as_of"])
+    checkpoints = feed.setdefault("checkpoints", [])
+    if not checkpoints or as_of - checkpoints[-1][0] >= cfg.checkpoint_minutes * 60:
+        checkpoints.append([as_of, int(report["posts"])])
+    horizon = as_of - cfg.sustained_minutes * 60
+    while len(checkpoints) > 1 and checkpoints[1][0] <= horizon:
+        checkpoints.pop(0)
 
 
 def learn_calm(
@@ -163,9 +178,24 @@ def learn_calm(
         feed["calm_rate"], feed["calm_at"] = report["spread"]["baseline_rate"], as_of
 
 
-def unusual_counts(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> bool:
+def unusual_counts(
+    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile, *, sustained: bool = False
+) -> bool:
+    """Whether a count window is unusual against the calm rate; ``sustained`` adds the long
+    window (the last ``sustained_minutes``) for a sparse feed (calm hours of fewer posts than
+    ``sustained_below_hourly``), whose quiet hour may be a lull in a crisis lasting days. A
+    busy feed's quiet hour says the crisis is over."""
     surprise, ratio = cfg.volume_freeze
-    return any(s >= surprise and r >= ratio for s, r in count_windows(report, cfg, feed))
+    extra: tuple[tuple[float, int], ...] = ()
+    checkpoints = feed.get("checkpoints") or []
+    calm_hourly = 60.0 * (feed["calm_rate"] or 0.0)
+    if sustained and checkpoints and calm_hourly < cfg.sustained_below_hourly:
+        since, posts = checkpoints[0]
+        minutes = (_epoch(report["as_of"]) - since) / 60.0
+        if minutes >= cfg.checkpoint_minutes:
+            extra = ((minutes, int(report["posts"]) - int(posts)),)
+    windows = count_windows(report, cfg, feed, extra)
+    return any(s >= surprise and r >= ratio for s, r in windows)
 
 
 def volume_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float:
@@ -185,9 +215,13 @@ def volume_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> 
 
 
 def count_windows(
-    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile
+    report: dict[str, Any],
+    cfg: ScoreConfig,
+    feed: FeedProfile,
+    extra: tuple[tuple[float, int], ...] = (),
 ) -> list[tuple[float, float]]:
-    """(surprise, ratio to the upper credible rate) of each count window."""
+    """(surprise, ratio to the upper credible rate) of each count window, and of ``extra``
+    (minutes, count) windows."""
     spread = report["spread"]
     shape, rate, history = rate_posterior(report, cfg, feed)
     # Until a day has been seen, the rate at this hour of day is uncertain by the daily cycle
@@ -197,11 +231,11 @@ def count_windows(
     upper = max(
         float(special.gammaincinv(shape, cfg.volume_upper_quantile)) / rate, cfg.volume_min_rate
     ) * (1.0 + (cfg.volume_daily_amplitude - 1.0) * unseen_day)
-    windows = []
-    for window, field in VOLUME_WINDOWS:
-        count = int(spread[field])
-        windows.append((count_surprise(count, window, shape, rate), count / window / upper))
-    return windows
+    counts = [(window, int(spread[field])) for window, field in VOLUME_WINDOWS] + list(extra)
+    return [
+        (count_surprise(count, window, shape, rate), count / window / upper)
+        for window, count in counts
+    ]
 
 
 #: (minutes, report field) of the count windows the volume term tests.
