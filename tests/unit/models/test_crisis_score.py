@@ -99,3 +99,12 @@ def test_ordinary_real_days_raise_no_alert() -> None:
     messages = list(read_posts(PACKAGE_DATA / "airline_tweets_2015.csv", sort_by_time=True))
     alerts = run_offline(messages, WatchList.load(PACKAGE_DATA / "watchlist.toml")).alerts
     assert [a for a in alerts if a.subject != "american"] == []
+
+
+def test_a_sparse_crisis_stays_one_alert_through_its_night_lull() -> None:
+    """The Venezuela refinery explosion's labelled tweets: a few posts an hour through the
+    night after it. The crisis must not resolve in the lull and open again next morning."""
+    truth = next(t for t in read_truth(REAL / "crisis_truth.jsonl") if "Venezuela" in t.crisis_id)
+    alerts = alerts_of("2012_Venezuela_refinery", truth.subject)
+    assert len({a.alert_id for a in alerts}) == 1
+    assert alerts[0].state == "opened" and alerts[0].detected_at > truth.onset
