@@ -291,20 +291,34 @@ async def replay(
 
 
 @command(
-    option("--posts", type=Path, default=None, help="Stream (JSONL/CSV); default: a simulation."),
+    option(
+        "--posts",
+        type=Path,
+        multiple=True,
+        help="Stream (JSONL/CSV), repeatable: each file is a stream of its own; "
+        "default: a simulation.",
+    ),
     option("--truth", type=Path, default=None, help="Its ground truth (CrisisTruth JSONL)."),
+    option("--watchlist", type=Path, default=None, help="Subjects (TOML); default: settings."),
     option("--offline", is_flag=True, help="Run the model code in process, without Kafka."),
     option("--json", "json_out", type=Path, default=None, help="Also write the scores here."),
 )
 async def evaluate(
-    self: Any, posts: Path | None, truth: Path | None, offline: bool, json_out: Path | None
+    self: Any,
+    posts: tuple[Path, ...],
+    truth: Path | None,
+    watchlist: Path | None,
+    offline: bool,
+    json_out: Path | None,
 ) -> None:
-    """Run a stream with ground truth through the pipeline and score detection: detected and
+    """Run streams with ground truth through the pipeline and score detection: detected and
     missed crises, false alerts, delay, origin correctness, reach estimate error."""
     from pipeline.tools.evaluate_run import print_evaluation, run_evaluation, write_json
 
     console = Console()
-    result = await run_evaluation(settings, posts, truth, offline=offline, console=console)
+    result = await run_evaluation(
+        settings, list(posts), truth, offline=offline, console=console, watchlist_path=watchlist
+    )
     print_evaluation(result, console)
     if json_out is not None:
         write_json(result, json_out)

@@ -31,6 +31,10 @@ from pipeline.models.crisis_score import (
     aggregates,
     crisis_score,
     evidence_terms,
+    learn_calm,
+    new_feed_profile,
+    observe_feed,
+    unusual_counts,
 )
 from schemas.alert import SEVERITIES, Alert, alert_id_for
 
@@ -88,6 +92,7 @@ def _new_state() -> dict[str, Any]:
         "last_projected_reach": 0.0,
         "reports": 0,
         "anomaly": None,
+        "feed": new_feed_profile(),  # what the subject's feed can show (unknown terms)
     }
 
 
@@ -105,6 +110,11 @@ class CrisisDetector:
         """JSON-able state (for the table): the anomaly model is packed on each call."""
         self._state["anomaly"] = self.anomaly.state
         return self._state
+
+    @property
+    def feed(self) -> dict[str, Any]:
+        """What the subject's feed can show, and its calm rate (pipeline.models.crisis_score)."""
+        return self._state.setdefault("feed", new_feed_profile())
 
     @property
     def phase(self) -> str:
@@ -133,18 +143,25 @@ class CrisisDetector:
         moment = _ts(as_of)
         if st["last_as_of"] is not None and moment <= _ts(st["last_as_of"]):
             return []  # redelivered or out of order: already accounted for
-        terms = evidence_terms(report, cfg.score)
+        # Reads the stored profile only: a copy learns from this report, stored with the rest.
+        feed = {**self.feed, "platforms": list(self.feed["platforms"])}
+        observe_feed(feed, report, cfg.score)
+        terms = evidence_terms(report, cfg.score, feed)
         features = aggregates(report, terms)
         terms["anomaly"] = self.anomaly.score_one(features)
         score = crisis_score(terms, cfg.score)
+        # Components are the known terms: an unknown one is absent, not 0.
+        known = {name: value for name, value in terms.items() if value is not None}
         projected_reach = _projected_reach(report)
         st["last_as_of"] = as_of
         st["reports"] += 1
-        st["last_score"], st["last_terms"] = score, terms
+        st["feed"] = feed
+        st["last_score"], st["last_terms"] = score, known
         st["last_projected_reach"] = projected_reach
         if st["phase"] == "normal" and score < cfg.watch_threshold:
             self.anomaly.learn_one(features)  # only ordinary reports teach what is ordinary
-        return self._step(report, score, terms)
+        learn_calm(feed, report, cfg.score, normal=st["phase"] == "normal")
+        return self._step(report, score, known)
 
     def _step(self, report: dict[str, Any], score: float, terms: dict[str, float]) -> list[Alert]:
         st, cfg = self._state, self.config
@@ -164,8 +181,11 @@ class CrisisDetector:
             elif self._calm_for(as_of) >= cfg.watch_reset_seconds:
                 st.update(phase="normal", episode_start=None, calm_since=None, high_count=0)
             return []
-        # crisis
-        if score < cfg.resolve_threshold:
+        # crisis: not over while the counts, over 6 hours too, stay unusual against the calm
+        # rate (a sparse feed has lulls of hours in the middle of a crisis lasting days)
+        if score < cfg.resolve_threshold and not unusual_counts(
+            report, cfg.score, self.feed, sustained=True
+        ):
             if self._calm_for(as_of) >= cfg.resolve_seconds:
                 return [self._event(report, score, terms, "resolved", st["peak_severity"])]
             return []

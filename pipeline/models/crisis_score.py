@@ -1,21 +1,30 @@
-"""The crisis score of one subject signal report: weighted evidence, each term 0..1.
+"""The crisis score of one subject signal report: weighted evidence, each term 0..1 or unknown.
 
-Plain Python on the report dict (schemas.SubjectSignals as JSON). The terms, and why:
+Plain Python on the report dict (schemas.SubjectSignals as JSON). Terms are functions in
+``TERM_FUNCTIONS`` (a registry: a new kind of evidence is one function and one weight); each
+returns 0..1, or None when the subject's feed cannot show that evidence (``FeedProfile``: the
+platforms and follower counts the feed has shown so far). The score is the weighted mean of the
+known terms, so a one-platform feed without follower counts is judged on what it can show, not
+marked down for what it cannot. The terms, and why:
 
-- ``volume``: the subject's post rate against its own seasonal baseline, needing both a large
-  z-score and a large ratio (a busy subject's small bump is significant but not a crisis; a
-  quiet subject's 3 posts instead of 1 are a large ratio but not significant). Zero until the
-  baseline is warm.
+- ``volume``: counts of the last 5, 15 and 60 minutes against a gamma posterior of the
+  subject's rate (``count_windows``): both surprising (significance) and large against the
+  rate's upper credible bound (effect size). Meaningful from the first hour of history, with
+  no warm-up gate: a short history only widens the posterior.
 - ``sentiment``: the recent mean sentiment below the subject's baseline, in standard errors and
-  in compound units (both needed, as above). Zero until the baseline is warm.
-- ``spread``: the hottest story is on several platforms and still moving.
-- ``leaders``: opinion leaders carry a hot story.
-- ``reach``: a hot story's projected final reach (log scale).
+  in compound units (both needed, as above). Unknown until the baseline is warm.
+- ``spread``: the hottest story is on several platforms and still moving. Unknown on a feed
+  that has shown one platform only.
+- ``leaders``: opinion leaders carry a hot story. Unknown without follower counts.
+- ``reach``: a hot story's projected final reach (log scale). Unknown without follower counts.
 - ``intent``: more of the subject's recent posts state an intent to act against it (boycott,
   cancel, switch, refund, legal action, protest, share widely) than usual: the share's rise
-  over its baseline and the number of such posts (both needed). Evidence, not a gate.
+  over its baseline and the number of such posts (both needed). Evidence for, never against
+  (``SUPPORTING``): most crises have no boycott (nobody boycotts an earthquake), so its weight
+  counts only as far as the term is present, and it can only raise the score.
 - ``anomaly``: river's HalfSpaceTrees on the report's aggregates (not per post), learnt from the
   subject's ordinary reports only, so unusual combinations that no single term catches count.
+  Unknown until it has learnt enough reports.
 
 "Hot" stories had posts in the last 5 minutes of event time: stories stay active for hours, and
 yesterday's story must not keep a subject on watch.
@@ -27,12 +36,17 @@ import base64
 import math
 import pickle
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from river import anomaly
+from scipy import special
 
 TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "intent", "anomaly")
+#: Terms that are evidence for a crisis only: their weight counts as far as they are present.
+SUPPORTING = frozenset({"intent"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,34 @@ class ScoreConfig:
     #: Volume: z-score and ratio to the baseline rate at which the term starts and is full.
     volume_z: tuple[float, float] = (3.0, 10.0)
     volume_ratio: tuple[float, float] = (2.0, 6.0)
+    #: Count surprise (-log10 tail probability) at which the term starts and is full.
+    volume_surprise: tuple[float, float] = (4.0, 10.0)
+    #: Gamma prior of the post rate (shape, minutes): diffuse, so a new subject's first posts
+    #: are not a surprise; history narrows it.
+    volume_prior: tuple[float, float] = (0.5, 1.0)
+    volume_window_minutes: float = 5.0
+    #: The baseline learns a 5-minute block 2 minutes after it ends.
+    volume_learn_lag_minutes: float = 7.0
+    #: History beyond this adds no certainty (the baseline is an EW mean of ~100 blocks).
+    volume_max_exposure_minutes: float = 500.0
+    volume_upper_quantile: float = 0.95
+    #: Daily cycle allowed for while less than a season (a day) of history has been seen:
+    #: the upper rate is multiplied by up to this, falling linearly to 1 over the season.
+    #: 5 against 10: one more real crisis detected on each dev set, same false alerts.
+    volume_daily_amplitude: float = 5.0
+    #: A window this surprising (-log10 p) at this ratio makes the counts unusual: the calm
+    #: baseline stops learning (for at most volume_hold_minutes in the normal phase).
+    volume_freeze: tuple[float, float] = (3.0, 1.5)
+    volume_hold_minutes: float = 360.0
+    volume_episode_hold_minutes: float = 1440.0
+    #: The long window that keeps a crisis open through a lull, and its checkpoint spacing.
+    sustained_minutes: float = 360.0
+    checkpoint_minutes: float = 10.0
+    sustained_below_hourly: float = 5.0
+    volume_season_minutes: float = 1440.0
+    volume_min_rate: float = 1 / 60
+    #: The score's denominator is at least this weight (volume + sentiment by default).
+    min_known_weight: float = 0.55
     #: Sentiment: -z and -delta (compound units) at which the term starts and is full.
     sentiment_z: tuple[float, float] = (2.0, 5.0)
     sentiment_delta: tuple[float, float] = (0.10, 0.35)
@@ -89,46 +131,236 @@ def hot_stories(report: dict[str, Any], cfg: ScoreConfig) -> list[dict[str, Any]
     return sorted(hot, key=lambda s: (-s["velocity"], -s["posts"], s["started_at"]))
 
 
-def evidence_terms(report: dict[str, Any], cfg: ScoreConfig) -> dict[str, float]:
-    """Each term but ``anomaly``, 0..1."""
-    spread, sentiment = report["spread"], report["sentiment"]
-    volume = 0.0
-    if spread["warm"]:
-        volume = min(ramp(spread["z"], cfg.volume_z), ramp(spread["ratio"], cfg.volume_ratio))
-    mood = 0.0
-    if sentiment["warm"]:
-        mood = min(
-            ramp(-sentiment["z"], cfg.sentiment_z), ramp(-sentiment["delta"], cfg.sentiment_delta)
-        )
-    hot = hot_stories(report, cfg)
-    spread_term = leaders = reach = 0.0
-    for story in hot:
-        spread_term = max(
-            spread_term,
-            min(
-                ramp(len(story["platforms"]), cfg.spread_platforms),
-                ramp(story["velocity"], cfg.spread_velocity),
-            ),
-        )
-        if story["leaders"]:
-            leaders = max(leaders, ramp(story["leaders"][0]["score"], cfg.leader_score))
-        projected = story["forecast"]["projected_reach"]
-        reach = max(reach, ramp(math.log10(1.0 + projected), cfg.reach_log10))
-    intent = min(
-        ramp(sentiment.get("intent_shift", 0.0), cfg.intent_shift),
-        ramp(sentiment.get("intent_posts", 0.0), cfg.intent_posts),
-    )
+FeedProfile = dict[str, Any]
+
+
+def new_feed_profile() -> FeedProfile:
+    """What a subject's feed has shown so far: the terms it can evidence at all."""
     return {
-        "volume": volume,
-        "sentiment": mood,
-        "spread": spread_term,
-        "leaders": leaders,
-        "reach": reach,
-        "intent": intent,
+        "since": None,
+        "platforms": [],
+        "followers": False,
+        # The baseline rate and time of the last ordinary report (see learn_calm).
+        "calm_rate": None,
+        "calm_at": None,
     }
 
 
-def aggregates(report: dict[str, Any], terms: dict[str, float]) -> dict[str, float]:
+def observe_feed(
+    feed: FeedProfile, report: dict[str, Any], cfg: ScoreConfig, max_platforms: int = 16
+) -> None:
+    """Learn from one report what the feed can show (before its terms are scored, so a report
+    that first shows a second platform or a follower count already counts it)."""
+    spread = report["spread"]
+    if feed["since"] is None:
+        feed["since"] = _epoch(report["as_of"]) - report["interval_seconds"]
+    platforms = set(feed["platforms"])
+    for platform in spread["platforms"]:
+        if platform not in platforms and len(platforms) < max_platforms:
+            platforms.add(platform)
+    feed["platforms"] = sorted(platforms)
+    if not feed["followers"]:
+        feed["followers"] = spread["audience"] > 0 or any(
+            s["initiator"]["followers"] > 0 for s in report["stories"]
+        )
+    # Checkpoints of the subject's post count (one per 10 minutes, the last 6 hours and one
+    # before): the long window that tells a crisis's night lull from its end.
+    as_of = _epoch(report["as_of"])
+    checkpoints = feed.setdefault("checkpoints", [])
+    if not checkpoints or as_of - checkpoints[-1][0] >= cfg.checkpoint_minutes * 60:
+        checkpoints.append([as_of, int(report["posts"])])
+    horizon = as_of - cfg.sustained_minutes * 60
+    while len(checkpoints) > 1 and checkpoints[1][0] <= horizon:
+        checkpoints.pop(0)
+
+
+def learn_calm(
+    feed: FeedProfile, report: dict[str, Any], cfg: ScoreConfig, *, normal: bool
+) -> None:
+    """After scoring: an ordinary report (the subject in its normal phase, its counts not
+    unusual) makes its baseline the calm one. A short history's baseline learns a burst within
+    minutes (nothing to clip it against yet), so counts are tested against the calm rate; it
+    is held at most ``volume_hold_minutes`` in the normal phase (so a lasting rise that never
+    became a crisis is learnt) and ``volume_episode_hold_minutes`` in an episode (so a new
+    level lasting longer than that ends the crisis)."""
+    as_of = _epoch(report["as_of"])
+    hold = cfg.volume_hold_minutes if normal else cfg.volume_episode_hold_minutes
+    held = feed["calm_at"] is not None and as_of - feed["calm_at"] > hold * 60
+    if feed["calm_rate"] is None or held or (normal and not unusual_counts(report, cfg, feed)):
+        feed["calm_rate"], feed["calm_at"] = report["spread"]["baseline_rate"], as_of
+
+
+def unusual_counts(
+    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile, *, sustained: bool = False
+) -> bool:
+    """Whether a count window is unusual against the calm rate; ``sustained`` adds the long
+    window (the last ``sustained_minutes``) for a sparse feed (calm hours of fewer posts than
+    ``sustained_below_hourly``), whose quiet hour may be a lull in a crisis lasting days. A
+    busy feed's quiet hour says the crisis is over."""
+    surprise, ratio = cfg.volume_freeze
+    extra: tuple[tuple[float, int], ...] = ()
+    checkpoints = feed.get("checkpoints") or []
+    calm_hourly = 60.0 * (feed["calm_rate"] or 0.0)
+    if sustained and checkpoints and calm_hourly < cfg.sustained_below_hourly:
+        since, posts = checkpoints[0]
+        minutes = (_epoch(report["as_of"]) - since) / 60.0
+        if minutes >= cfg.checkpoint_minutes:
+            extra = ((minutes, int(report["posts"]) - int(posts)),)
+    windows = count_windows(report, cfg, feed, extra)
+    return any(s >= surprise and r >= ratio for s, r in windows)
+
+
+def volume_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float:
+    """Counts, with no warm-up gate: the counts of the last 5, 15 and 60 minutes against the
+    negative-binomial predictive of a Poisson rate with a gamma posterior, so a short or quiet
+    history is uncertain rather than ignored, and a sparse feed's sustained rise counts over
+    the hour. Each window needs both a surprise (significance) and a ratio to the rate's upper
+    credible bound (effect size): a busy subject's small bump is significant but not a
+    crisis; a quiet subject's 3 posts instead of 1 are a large ratio but not significant."""
+    return max(
+        (
+            min(ramp(surprise, cfg.volume_surprise), ramp(ratio, cfg.volume_ratio))
+            for surprise, ratio in count_windows(report, cfg, feed)
+        ),
+        default=0.0,
+    )
+
+
+def count_windows(
+    report: dict[str, Any],
+    cfg: ScoreConfig,
+    feed: FeedProfile,
+    extra: tuple[tuple[float, int], ...] = (),
+) -> list[tuple[float, float]]:
+    """(surprise, ratio to the upper credible rate) of each count window, and of ``extra``
+    (minutes, count) windows."""
+    spread = report["spread"]
+    shape, rate, history = rate_posterior(report, cfg, feed)
+    # Until a day has been seen, the rate at this hour of day is uncertain by the daily cycle
+    # too: with the ratio's start of 2, an allowance of 5 lets a first morning rise 10x over
+    # the night (the airline tweets' and the simulator's cycle is 9x) without being a burst.
+    unseen_day = max(0.0, 1.0 - history / cfg.volume_season_minutes)
+    upper = max(
+        float(special.gammaincinv(shape, cfg.volume_upper_quantile)) / rate, cfg.volume_min_rate
+    ) * (1.0 + (cfg.volume_daily_amplitude - 1.0) * unseen_day)
+    counts = [(window, int(spread[field])) for window, field in VOLUME_WINDOWS] + list(extra)
+    return [
+        (count_surprise(count, window, shape, rate), count / window / upper)
+        for window, count in counts
+    ]
+
+
+#: (minutes, report field) of the count windows the volume term tests.
+VOLUME_WINDOWS = ((5.0, "volume_5m"), (15.0, "volume_15m"), (60.0, "volume_60m"))
+
+
+def rate_posterior(
+    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile
+) -> tuple[float, float, float]:
+    """Gamma(shape, rate) posterior of the subject's post rate per minute: the prior updated
+    with the baseline's rate over T minutes of learnt history (capped at its memory); and the
+    minutes of history (up to the last calm report: see ``learn_calm``)."""
+    baseline, until = report["spread"]["baseline_rate"], _epoch(report["as_of"])
+    if feed["calm_rate"] is not None and feed["calm_at"] < until:
+        baseline, until = min(baseline, feed["calm_rate"]), feed["calm_at"]
+    history = 0.0
+    if feed["since"] is not None:
+        history = (until - feed["since"]) / 60.0 - cfg.volume_learn_lag_minutes
+    exposure = min(max(history, 0.0), cfg.volume_max_exposure_minutes)
+    shape = cfg.volume_prior[0] + max(baseline, 0.0) * exposure
+    return shape, cfg.volume_prior[1] + exposure, max(history, 0.0)
+
+
+def count_surprise(count: int, window: float, shape: float, rate: float) -> float:
+    """-log10 P(X >= count), X negative binomial (shape, p = rate / (rate + window)): the
+    predictive count of a window under the gamma posterior. P(X >= k) = I_{1-p}(k, shape)."""
+    if count <= 0:
+        return 0.0
+    tail = float(special.betainc(count, shape, window / (rate + window)))
+    return -math.log10(tail) if tail > 0 else 300.0
+
+
+TermFn = Callable[[dict[str, Any], ScoreConfig, FeedProfile], float | None]
+
+
+def sentiment_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    sentiment = report["sentiment"]
+    if not sentiment["warm"]:
+        return None  # no baseline yet: unknown, not calm
+    return min(
+        ramp(-sentiment["z"], cfg.sentiment_z), ramp(-sentiment["delta"], cfg.sentiment_delta)
+    )
+
+
+def spread_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    if len(feed["platforms"]) < 2:
+        return None  # a one-platform feed cannot show spread across platforms
+    return max(
+        (
+            min(
+                ramp(len(story["platforms"]), cfg.spread_platforms),
+                ramp(story["velocity"], cfg.spread_velocity),
+            )
+            for story in hot_stories(report, cfg)
+        ),
+        default=0.0,
+    )
+
+
+def leaders_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    if not feed["followers"]:
+        return None  # follower counts unknown: influence cannot be told
+    return max(
+        (
+            ramp(story["leaders"][0]["score"], cfg.leader_score)
+            for story in hot_stories(report, cfg)
+            if story["leaders"]
+        ),
+        default=0.0,
+    )
+
+
+def reach_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    if not feed["followers"]:
+        return None  # reach is followers: unknown without them
+    return max(
+        (
+            ramp(math.log10(1.0 + story["forecast"]["projected_reach"]), cfg.reach_log10)
+            for story in hot_stories(report, cfg)
+        ),
+        default=0.0,
+    )
+
+
+def intent_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    sentiment = report["sentiment"]
+    return min(
+        ramp(sentiment.get("intent_shift", 0.0), cfg.intent_shift),
+        ramp(sentiment.get("intent_posts", 0.0), cfg.intent_posts),
+    )
+
+
+#: The evidence terms the report itself gives, by name (``anomaly`` is the detector's model).
+#: A term returns 0..1, or None when the subject's feed cannot show that evidence.
+TERM_FUNCTIONS: dict[str, TermFn] = {
+    "volume": volume_term,
+    "sentiment": sentiment_term,
+    "spread": spread_term,
+    "leaders": leaders_term,
+    "reach": reach_term,
+    "intent": intent_term,
+}
+
+
+def evidence_terms(
+    report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile | None = None
+) -> dict[str, float | None]:
+    """Each term but ``anomaly``: 0..1, or None (unknown)."""
+    feed = feed if feed is not None else new_feed_profile()
+    return {name: fn(report, cfg, feed) for name, fn in TERM_FUNCTIONS.items()}
+
+
+def aggregates(report: dict[str, Any], terms: dict[str, float | None]) -> dict[str, float]:
     """The anomaly model's features, each scaled into 0..1 as HalfSpaceTrees expects."""
     spread, sentiment = report["spread"], report["sentiment"]
 
@@ -143,8 +375,8 @@ def aggregates(report: dict[str, Any], terms: dict[str, float]) -> dict[str, flo
         "negative_share": unit(sentiment["negative_share_current"]),
         "platforms": unit(len(spread["platforms"]) / 8.0),
         "authors": unit(math.log10(1.0 + spread["unique_authors"]) / 5.0),
-        "spread": terms["spread"],
-        "reach": terms["reach"],
+        "spread": terms["spread"] or 0.0,
+        "reach": terms["reach"] or 0.0,
     }
 
 
@@ -172,9 +404,9 @@ class AnomalyModel:
         packed = base64.b64encode(zlib.compress(pickle.dumps(self.model), 6)).decode("ascii")
         return {"learned": self.learned, "model": packed}
 
-    def score_one(self, x: dict[str, float]) -> float:
+    def score_one(self, x: dict[str, float]) -> float | None:
         if self.learned < self.cfg.anomaly_warm_reports:
-            return 0.0
+            return None  # has not seen enough ordinary reports to tell unusual ones
         return ramp(float(self.model.score_one(x)), self.cfg.anomaly_score)
 
     def learn_one(self, x: dict[str, float]) -> None:
@@ -182,7 +414,19 @@ class AnomalyModel:
         self.learned += 1
 
 
-def crisis_score(terms: dict[str, float], cfg: ScoreConfig) -> float:
+def crisis_score(terms: dict[str, float | None], cfg: ScoreConfig) -> float:
+    """The weighted mean of the known terms: a term the feed cannot show (None) is left out,
+    not counted as 0, and a supporting term (``SUPPORTING``) counts as far as it is present. The denominator is at least ``min_known_weight`` so that when little is
+    known, one term must be near full to reach the open threshold alone."""
     weights = cfg.weights()
-    total = sum(weights.values())
-    return sum(weights[t] * terms[t] for t in TERMS) / total if total else 0.0
+    known = {t: float(value) for t in TERMS if (value := terms.get(t)) is not None}
+    # A supporting term weighs as much as it is present, as if full: it can only pull the
+    # score up, (S + w t) / (W + w t) growing with t whenever S <= W.
+    weight = {t: weights[t] * (v if t in SUPPORTING else 1.0) for t, v in known.items()}
+    value = {t: 1.0 if t in SUPPORTING else v for t, v in known.items()}
+    total = max(sum(weight.values()), cfg.min_known_weight)
+    return sum(weight[t] * value[t] for t in known) / total if total else 0.0
+
+
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()

@@ -122,6 +122,11 @@ class Settings:
     crisis_weight_reach: float = 0.10
     crisis_weight_anomaly: float = 0.10
     crisis_weight_intent: float = 0.10
+    #: The score's denominator is at least this weight: with few terms known (a one-platform
+    #: feed without followers), one term must be nearly full to open a crisis alone.
+    crisis_min_known_weight: float = 0.55
+    #: Daily cycle (night to afternoon) the volume term allows for before a day of history.
+    crisis_daily_amplitude: float = 5.0
     #: A projected reach at or above this raises an alert's severity one level.
     crisis_severity_reach: float = 1_000_000.0
 
@@ -192,6 +197,8 @@ class Settings:
                 weight_reach=self.crisis_weight_reach,
                 weight_anomaly=self.crisis_weight_anomaly,
                 weight_intent=self.crisis_weight_intent,
+                min_known_weight=self.crisis_min_known_weight,
+                volume_daily_amplitude=self.crisis_daily_amplitude,
             ),
         )
 

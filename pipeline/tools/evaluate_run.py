@@ -1,7 +1,10 @@
 """``crisiswatch evaluate``: a stream with ground truth through the real pipeline, scored.
 
-The stream is a posts file with its truth file (``crisiswatch simulate`` writes both), or, by
-default, the default simulation (3 days, 4 subjects, one crisis of each of the 6 kinds). It goes
+The stream is a posts file with its truth file (``crisiswatch simulate`` writes both; the real
+public sets come in the same Post JSONL + CrisisTruth format), or, by default, the default
+simulation (3 days, 4 subjects, one crisis of each of the 6 kinds). Several posts files are
+several streams (each a collection of its own, e.g. one per event of a data set), run one
+after another with fresh state and scored together; ``--watchlist`` names their subjects. It goes
 through the real pipeline by a replay (a worker of its own on the configured broker, or on a
 local Tansu started for the run when none is configured), or with ``--offline`` through the
 same model code in this process. The scores
@@ -34,9 +37,12 @@ def read_truth(path: Path) -> list[CrisisTruth]:
     return [CrisisTruth.from_bytes(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def stream_extent(messages: list[bytes], settings: Settings) -> tuple[int, float]:
-    """Monitored subjects the stream mentions, and its length in days of event time."""
-    watchlist = WatchList.load(settings.watchlist_file())
+def subject_days(
+    messages: list[bytes], watchlist: WatchList, settings: Settings
+) -> dict[str, float]:
+    """Days of event time each monitored subject was watched in one stream: from the stream's
+    first post to its last, for every subject the stream mentions at all (a quiet subject is
+    watched too, and an alert on it is a false one)."""
     limits = Limits(
         max_raw_bytes=settings.max_raw_bytes,
         max_text_chars=settings.max_text_chars,
@@ -51,36 +57,50 @@ def stream_extent(messages: list[bytes], settings: Settings) -> tuple[int, float
             subjects.update(result.subjects)
             times.append(event_time_key(raw))
     days = (max(times) - min(times)) / 86_400 if times else 0.0
-    return len(subjects), days
+    return dict.fromkeys(sorted(subjects), days)
 
 
 async def run_evaluation(
     settings: Settings,
-    posts_path: Path | None,
+    posts_paths: list[Path],
     truth_path: Path | None,
     *,
     offline: bool,
     console: Console,
+    watchlist_path: Path | None = None,
 ) -> Evaluation:
+    """Each posts file is one stream (a collection of its own: fresh models, its own replay);
+    the alerts of all of them are scored together against the truth."""
     run_dir = settings.state_dir / "evaluate"
-    if posts_path is None or truth_path is None:
+    if watchlist_path is not None:
+        settings = settings.replace(watchlist_path=watchlist_path.resolve())
+    if not posts_paths or truth_path is None:
         posts_path, truth_path, _, _ = write_simulation(SimulationConfig(), run_dir / "simulation")
+        posts_paths = [posts_path]
     truths = read_truth(truth_path)
-    messages = list(read_posts(posts_path, sort_by_time=True))
-    subjects, days = stream_extent(messages, settings)
-    console.print(
-        f"evaluating on {len(messages):,} messages ({posts_path}), {subjects} subjects, "
-        f"{days:.1f} days, {len(truths)} crises; "
-        f"{'in process (offline)' if offline else 'through the real pipeline (a replay)'}"
+    watchlist = WatchList.load(settings.watchlist_file())
+    alerts: list[Alert] = []
+    days: dict[str, float] = {}
+    for posts_path in posts_paths:
+        messages = list(read_posts(posts_path, sort_by_time=True))
+        stream_days = subject_days(messages, watchlist, settings)
+        for subject, d in stream_days.items():
+            days[subject] = days.get(subject, 0.0) + d
+        console.print(
+            f"evaluating on {len(messages):,} messages ({posts_path}), {len(stream_days)} "
+            f"subjects, {max(stream_days.values(), default=0.0):.1f} days; "
+            f"{'in process (offline)' if offline else 'through the real pipeline (a replay)'}"
+        )
+        if offline:
+            alerts.extend(run_offline(messages, watchlist).alerts)
+        else:
+            with broker_for(settings, run_dir) as live:
+                result = await run_replay(live, str(posts_path), console=console)
+            alerts.extend(result.alerts)
+    console.print(f"{len(truths)} crises in {truth_path}")
+    return evaluate(
+        alerts, truths, subjects=len(days), days=sum(days.values()) / len(days) if days else 0.0
     )
-    alerts: list[Alert]
-    if offline:
-        alerts = run_offline(messages, WatchList.load(settings.watchlist_file())).alerts
-    else:
-        with broker_for(settings, run_dir) as live:
-            result = await run_replay(live, str(posts_path), console=console)
-        alerts = result.alerts
-    return evaluate(alerts, truths, subjects=subjects, days=days)
 
 
 def _minutes(seconds: float | None) -> str:

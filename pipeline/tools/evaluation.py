@@ -137,9 +137,10 @@ def _outcome(truth: CrisisTruth, first: Alert | None, events: list[Alert]) -> Cr
     live = [a for a in events if a.state != "resolved"] or [first]
     peak = live[-1]
     outcome.projected_at_peak = peak.impact.projected_reach
-    outcome.reach_in_interval = (
-        peak.impact.projected_low <= truth.final_reach <= peak.impact.projected_high
-    )
+    if truth.final_reach > 0:  # 0: unknown (followers not in the data), nothing to cover
+        outcome.reach_in_interval = (
+            peak.impact.projected_low <= truth.final_reach <= peak.impact.projected_high
+        )
     return outcome
 
 

@@ -19,7 +19,8 @@ from pipeline.tools.scenario import T0, crisis_scenario, encoded, ordinary_scena
 from schemas import alert_id_for
 
 WATCHLIST = WatchList.load(Settings().watchlist_file())
-# Only the volume term counts: the score is exactly what each report's z and ratio make it.
+# Only the volume term counts, for a subject whose rate is known to be one post a minute (a
+# strong prior, no daily cycle to allow for): the score is what each report's counts make it.
 VOLUME_ONLY = CrisisConfig(
     score=ScoreConfig(
         weight_volume=1.0,
@@ -29,14 +30,18 @@ VOLUME_ONLY = CrisisConfig(
         weight_reach=0.0,
         weight_anomaly=0.0,
         weight_intent=0.0,
+        volume_prior=(1000.0, 1000.0),
+        volume_daily_amplitude=1.0,
     )
 )
 
 
 def report(minute: int, score: float) -> dict[str, Any]:
-    """A report whose volume term is ``score`` (0, 0.5 or 1 via z and ratio)."""
+    """A report whose volume term is ``score`` (0, about 0.55 or 1 via its 5-minute count: 5 is
+    the usual rate, 22 a surprising 4.2x, 200 a flood)."""
     z = {0.0: 0.0, 0.5: 6.5, 1.0: 20.0}[score]
     ratio = {0.0: 1.0, 0.5: 4.0, 1.0: 20.0}[score]
+    count = {0.0: 5, 0.5: 22, 1.0: 200}[score]
     return {
         "subject": "acme",
         "as_of": (T0 + timedelta(minutes=minute)).isoformat(),
@@ -54,9 +59,9 @@ def report(minute: int, score: float) -> dict[str, Any]:
             "n": 100,
         },
         "spread": {
-            "volume_5m": 5,
-            "volume_15m": 15,
-            "volume_60m": 60,
+            "volume_5m": count,
+            "volume_15m": 10 + count,
+            "volume_60m": 55 + count,
             "velocity": ratio,
             "acceleration": 0.0,
             "baseline_rate": 1.0,

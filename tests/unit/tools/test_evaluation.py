@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.settings import Settings
+from pipeline.tools.evaluate_run import run_evaluation
 from pipeline.tools.evaluation import evaluate
 from pipeline.tools.offline import run_offline
 from pipeline.tools.scenario import crisis_scenario, encoded
@@ -58,3 +61,32 @@ def test_missed_crises_and_false_alerts_are_counted(
     assert result.false_alert_ids == ["f" * 20]
     assert result.false_alerts_per_subject_day == pytest.approx(1 / 6)
     assert [o.detected for o in result.outcomes] == [True, False, False]
+
+
+async def test_a_public_set_in_post_and_truth_format_is_evaluated_stream_by_stream(
+    tmp_path: Path,
+) -> None:
+    """`crisiswatch evaluate --posts A --posts B ... --truth T --watchlist W --offline` on the
+    CrisisLexT26 excerpts (tests/data/real): each file a stream of its own, its own subject."""
+    real = Path(__file__).parents[2] / "data" / "real" / "crisislex_t26"
+    streams = [
+        real / "2012_Costa_Rica_earthquake.jsonl",
+        real / "2013_LA_airport_shootings.jsonl",
+        real / "2012_Venezuela_refinery.jsonl",
+    ]
+    result = await run_evaluation(
+        Settings().replace(state_dir=tmp_path),
+        streams,
+        real / "crisis_truth.jsonl",
+        offline=True,
+        console=Console(quiet=True),
+        watchlist_path=real / "watchlist.toml",
+    )
+    assert (result.crises, result.detected, result.false_alerts) == (3, 3, 0)
+    assert result.subjects == 3
+    # Subject-days are summed over the streams: 1.36 days of Costa Rica, 0.36 of LA, 2.55 of
+    # Venezuela (each from the stream's first routed post to its last).
+    assert result.subjects * result.days == pytest.approx(4.27, abs=0.01)
+    assert all(o.delay_seconds is not None and o.delay_seconds > 0 for o in result.outcomes)
+    assert result.origin_platform == 1.0
+    assert result.reach_interval_coverage is None  # followers unknown: nothing to cover
