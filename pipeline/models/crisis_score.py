@@ -36,7 +36,7 @@ import base64
 import math
 import pickle
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -414,18 +414,19 @@ class AnomalyModel:
         self.learned += 1
 
 
-def crisis_score(terms: dict[str, float | None], cfg: ScoreConfig) -> float:
+def crisis_score(terms: Mapping[str, float | None], cfg: ScoreConfig) -> float:
     """The weighted mean of the known terms: a term the feed cannot show (None) is left out,
-    not counted as 0, and a supporting term (``SUPPORTING``) counts as far as it is present. The denominator is at least ``min_known_weight`` so that when little is
-    known, one term must be near full to reach the open threshold alone."""
+    not counted as 0, and a supporting term (``SUPPORTING``) counts as far as it is present.
+    The denominator is at least ``min_known_weight`` so that when little is known, one term
+    must be near full to reach the open threshold alone."""
     weights = cfg.weights()
-    known = {t: float(value) for t in TERMS if (value := terms.get(t)) is not None}
+    known = {t: float(v) for t in TERMS if (v := terms.get(t)) is not None}
     # A supporting term weighs as much as it is present, as if full: it can only pull the
     # score up, (S + w t) / (W + w t) growing with t whenever S <= W.
     weight = {t: weights[t] * (v if t in SUPPORTING else 1.0) for t, v in known.items()}
-    value = {t: 1.0 if t in SUPPORTING else v for t, v in known.items()}
+    level = {t: 1.0 if t in SUPPORTING else v for t, v in known.items()}
     total = max(sum(weight.values()), cfg.min_known_weight)
-    return sum(weight[t] * value[t] for t in known) / total if total else 0.0
+    return sum(weight[t] * level[t] for t in known) / total if total else 0.0
 
 
 def _epoch(value: str) -> float:

@@ -34,7 +34,7 @@ from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 import vaderSentiment  # type: ignore[import-untyped]
 
 #: Characters of a post that are scored; the rest is ignored (bounded cost per post).
