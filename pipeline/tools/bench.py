@@ -163,17 +163,25 @@ async def _latencies(settings: Settings, workers: list[WorkerProcess], n: int) -
     """Produce-to-alert-ready latency of ``n`` single posts, each closing a report."""
     latencies = []
     minute = T0 + timedelta(days=400)  # after the load: every post starts a new minute
+
+    def probe(i: int) -> bytes:
+        return orjson.dumps(
+            {
+                "id": f"lat{i}",
+                "platform": "twitter",
+                "text": "@united latency probe",
+                "author": {"id": f"probe{i}", "handle": "probe", "followers": 1},
+                "created_at": (minute + timedelta(minutes=i)).isoformat(),
+            }
+        )
+
+    # Untimed: a post this far ahead of the subject's event time is held until the next one
+    # confirms it (one post never moves a subject's clock by hours), so the first only anchors.
+    await produce_raw(settings, [probe(-1)])
     for i in range(n):
         before = _totals(workers).get("crisiswatch_detector_reports_total", 0)
-        post = {
-            "id": f"lat{i}",
-            "platform": "twitter",
-            "text": "@united latency probe",
-            "author": {"id": f"probe{i}", "handle": "probe", "followers": 1},
-            "created_at": (minute + timedelta(minutes=i)).isoformat(),
-        }
         sent_at = time.monotonic()
-        await produce_raw(settings, [orjson.dumps(post)])
+        await produce_raw(settings, [probe(i)])
         while time.monotonic() - sent_at < 30:
             if _totals(workers).get("crisiswatch_detector_reports_total", 0) > before:
                 break
