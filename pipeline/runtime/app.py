@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Any
 
 import faust
@@ -12,9 +14,18 @@ from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime import metrics, topics
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
-from pipeline.runtime.kafka import ensure_topics
+from pipeline.runtime.group_member import evict_dead_members, record_member
+from pipeline.runtime.kafka import TopicLayoutError, ensure_topics
 from pipeline.runtime.security import faust_credentials
 from pipeline.runtime.settings import Settings
+
+
+class PipelineApp(faust.App):
+    """faust's App, with the worker's own preparation before its consumer joins the group."""
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        await prepare_worker()
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -42,7 +53,9 @@ def create_app(settings: Settings) -> faust.App:
     producer = settings.producer_options()
     if "max_batch_size" in producer:
         options["producer_max_batch_size"] = producer["max_batch_size"]
-    return faust.App(settings.app_id, **options)
+    if settings.processing_guarantee == "exactly_once":
+        options["processing_guarantee"] = "exactly_once"
+    return PipelineApp(settings.app_id, **options)
 
 
 settings = Settings.from_env()
@@ -70,8 +83,33 @@ async def start_metrics_endpoint() -> None:
     metrics.serve(settings.metrics_host, settings.metrics_port)
 
 
+def pipeline_topics() -> list[str]:
+    """Every topic a worker reads or writes: the data topics and its tables' changelogs."""
+    return [*names.__dict__.values(), *app.tables.changelog_topics]
+
+
+async def prepare_worker() -> None:
+    """Before the consumer subscribes: create or verify every topic with the configured
+    partitions (a topic the broker auto-created on subscription would get its default count),
+    and remove this state directory's dead workers from the group (runtime/group_member.py).
+    A topic laid out against the settings stops the worker with one line, exit code 2."""
+    try:
+        await ensure_topics(settings, pipeline_topics())
+    except TopicLayoutError as exc:
+        print(f"crisiswatch worker: {exc}", file=sys.stderr, flush=True)
+        os._exit(2)  # nothing has started yet: no consumer, no producer, nothing to flush
+    await evict_dead_members(settings)
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub wants a sync type
+async def _record_group_member(sender: Any, *args: Any, **kwargs: Any) -> None:
+    # faust exposes no member id: its aiokafka consumer's group coordinator holds it.
+    consumer: Any = app.consumer
+    record_member(settings, consumer._thread._ensure_consumer()._coordinator.member_id)
+
+
 async def _recreate_topics() -> None:
-    await ensure_topics(settings, [*names.__dict__.values(), *app.tables.changelog_topics])
+    await ensure_topics(settings, pipeline_topics())
 
 
 #: Logs clearly when the broker goes away and comes back, and re-creates lost topics then.
