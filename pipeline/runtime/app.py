@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Any
 
 import faust
@@ -96,7 +95,8 @@ async def prepare_worker() -> None:
     try:
         await ensure_topics(settings, pipeline_topics())
     except TopicLayoutError as exc:
-        print(f"crisiswatch worker: {exc}", file=sys.stderr, flush=True)
+        # faust routes sys.stderr through its logger by now: write the one line to fd 2 itself.
+        os.write(2, f"crisiswatch worker: {exc}\n".encode())
         os._exit(2)  # nothing has started yet: no consumer, no producer, nothing to flush
     await evict_dead_members(settings)
 
