@@ -52,8 +52,6 @@ def create_app(settings: Settings) -> faust.App:
     producer = settings.producer_options()
     if "max_batch_size" in producer:
         options["producer_max_batch_size"] = producer["max_batch_size"]
-    if settings.processing_guarantee == "exactly_once":
-        options["processing_guarantee"] = "exactly_once"
     return PipelineApp(settings.app_id, **options)
 
 

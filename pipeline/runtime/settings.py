@@ -34,7 +34,6 @@ PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
 BrokerProfile = Literal["", "kafka", "tansu"]
 #: The broker ``crisiswatch broker``, the demo, the tools and the tests start when none is given.
 LocalBrokerEngine = Literal["noida-db", "tansu"]
-ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -50,9 +49,6 @@ class Settings:
     #: The local broker to start: ``noida-db`` (default: conformant, durable in state_dir) or
     #: ``tansu`` (memory only, needs workarounds; kept to compare brokers).
     local_broker: LocalBrokerEngine = "noida-db"
-    #: ``exactly_once``: faust's transactions (each input record's effects on the output topics
-    #: and its offset commit are one transaction); only on a broker profile with transactions.
-    processing_guarantee: ProcessingGuarantee = "at_least_once"
     #: Where local state lives: the local broker's address file, worker data.
     state_dir: Path = Path(".crisiswatch")
     #: Prefix of every topic name, for sharing a cluster (topics.py).
