@@ -106,10 +106,40 @@ async def _record_group_member(sender: Any, *args: Any, **kwargs: Any) -> None:
     record_member(settings, consumer._thread._ensure_consumer()._coordinator.member_id)
 
 
-async def _recreate_topics() -> None:
+async def lost_records() -> list[str]:
+    """Assigned partitions whose end offset is now at or below a record this worker already
+    read: the broker came back without them (memory storage, or the unsynced tail of a crash)."""
+    consumer: Any = app.consumer
+    read = {tp: n for tp, n in getattr(consumer, "_read_offset", {}).items() if n is not None}
+    if not read:
+        return []
+    ends = await consumer.highwaters(*read)
+    return [
+        f"{tp.topic}[{tp.partition}] ends at offset {ends[tp]}, read up to {n}"
+        for tp, n in sorted(read.items())
+        if tp in ends and ends[tp] is not None and ends[tp] <= n
+    ]
+
+
+async def _broker_back() -> None:
+    """Re-create missing topics; if the broker lost records this worker had read, exit.
+
+    Issue 16, defect 4: a Tansu killed while the worker was busy came back empty; the worker's
+    fetch positions and table recovery offsets pointed past the new ends, so it sat in recovery
+    for good, taking nothing, with a lag of 0. Its in-memory position is wrong for that broker:
+    exiting (code 3) lets a supervisor restart it from what the broker still has."""
     await ensure_topics(settings, pipeline_topics())
+    lost = await lost_records()
+    if lost:
+        line = (
+            "crisiswatch worker: the broker came back without records this worker had read ("
+            + "; ".join(lost)
+            + "): exiting with code 3 to restart from the broker's committed offsets"
+        )
+        os.write(2, f"{line}\n".encode())
+        os._exit(3)
 
 
 #: Logs clearly when the broker goes away and comes back, and re-creates lost topics then.
-broker_watch = BrokerWatch(settings.bootstrap_servers, _recreate_topics)
+broker_watch = BrokerWatch(settings.bootstrap_servers, _broker_back)
 app.service(broker_watch)  # type: ignore[arg-type]
