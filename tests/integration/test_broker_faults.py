@@ -107,36 +107,40 @@ def same_broker(broker: LocalBroker) -> LocalBroker:
 async def test_broker_killed_while_the_worker_is_busy_and_restarted(
     settings: Settings, start_worker: StartWorker, tmp_path: Path
 ) -> None:
+    """Whatever the broker kept: the worker resumes, or (the broker lost records it had read:
+    always on Tansu; on noida-db, which writes its data directory periodically, when the kill
+    took recent writes) it exits with code 3 and one line, and the worker its supervisor
+    starts then resumes. Never stuck: the posts sent after the restart all get through."""
     broker = local_broker(settings, tmp_path, port=free_port()).start()
     worker: WorkerProcess | None = None
     try:
         own = settings.replace(broker_url=broker.url, broker_profile=broker.profile)
         messages, _ = scenario()
-        worker = await start_worker(own)
+        worker = first = await start_worker(own)
         await produce_raw(own, messages)
         await wait_for(
-            lambda: metric(worker, "crisiswatch_posts_received_total") >= 300,
+            lambda: metric(first, "crisiswatch_posts_received_total") >= 300,
             60.0,
             "the worker to be busy with the stream",
         )
         broker.kill()  # SIGKILL mid-stream: no shutdown, whatever it had not written is lost
         await wait_for(
-            lambda: metric(worker, "crisiswatch_broker_reachable") == 0,
+            lambda: metric(first, "crisiswatch_broker_reachable") == 0,
             10.0,
             "the metrics to show the broker unreachable",
         )
         broker = same_broker(broker)
         await wait_for(
-            lambda: metric(worker, "crisiswatch_broker_reachable") == 1, 10.0, "the broker back"
+            lambda: not first.running or "topics in place" in first.log_file.read_text(),
+            60.0,
+            "the worker to resume or to exit",
         )
-        if not broker.durable:
-            assert worker.process is not None
-            code = await asyncio.to_thread(worker.process.wait, 60.0)
-            assert code == 3, worker.log_tail()
+        if not first.running:
+            assert first.process is not None and first.process.wait() == 3, first.log_tail()
             line = "crisiswatch worker: the broker came back without records this worker had read"
-            assert line in worker.log_file.read_text(errors="replace")
-            worker.process = None  # exited: nothing to stop
-            return
+            assert line in first.log_file.read_text(errors="replace")
+            first.process = None  # exited: nothing to stop
+            worker = await start_worker(own)  # what its supervisor does
         later = [post(100_000 + i, minutes=60 * 24 * 10 + i / 10) for i in range(500)]
         await produce_raw(own, later)
         ids = {f"p{100_000 + i}" for i in range(500)}
@@ -153,7 +157,7 @@ async def test_broker_killed_while_the_worker_is_busy_and_restarted(
             await asyncio.sleep(2.0)
     finally:
         if worker is not None:
-            worker.stop()
+            worker.stop()  # before the broker: a worker stops cleanly only with a broker
         broker.stop()
 
 
