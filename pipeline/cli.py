@@ -1,6 +1,6 @@
 """The ``crisiswatch`` command: faust's CLI (``worker``, ``agents``, ...) plus our commands.
 
-crisiswatch broker                start the local Tansu broker on loopback
+crisiswatch broker                start the local broker (noida-db) on loopback
 crisiswatch worker                run a pipeline worker (faust)
 crisiswatch produce FILE          send JSONL/CSV posts to posts.raw
 crisiswatch alerts                follow the alert topic as an ops team would
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,46 @@ command = functools.partial(app.command, base=OneLineErrors)
 @command(
     option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: a free one)."),
     option("--host", default="127.0.0.1", help="Address to listen on."),
+    option(
+        "--engine",
+        type=click.Choice(["noida-db", "tansu"]),
+        default=None,
+        help="Which broker (default: CRISISWATCH_LOCAL_BROKER, noida-db).",
+    ),
+    option(
+        "--check",
+        is_flag=True,
+        help="Run the broker conformance checks against it (or CRISISWATCH_BROKER_URL), then stop.",
+    ),
 )
-async def broker(self: Any, port: int, host: str) -> None:
-    """Start the local Tansu broker (memory storage) until interrupted."""
+async def broker(self: Any, port: int, host: str, engine: str | None, check: bool) -> None:
+    """Start the local broker until interrupted (its data in the state directory), or check one."""
     from pipeline.runtime.broker import LocalBroker
+    from pipeline.runtime.settings import LocalBrokerEngine
 
-    local = LocalBroker(host=host, port=port or None, state_file=settings.broker_state_path)
-    local.start()
+    chosen = typing.cast(LocalBrokerEngine, engine or settings.local_broker)
     console = Console(stderr=True)
-    console.print(f"Tansu broker on {local.url} (address written to {settings.broker_state_path})")
-    console.print("memory storage: stopping the broker loses all topics. Ctrl-C to stop.")
+    if check:
+        from pipeline.runtime.conformance import print_checks, run_checks
+
+        results = await run_checks(settings.replace(local_broker=chosen), settings.state_dir)
+        print_checks(results, Console(width=150))
+        raise SystemExit(0 if all(r.ok or not r.required for r in results) else 1)
+    local = LocalBroker(
+        host=host,
+        port=port or None,
+        state_file=settings.broker_state_path,
+        engine=chosen,
+        data_dir=settings.state_dir / "broker-data",
+    )
+    local.start()
+    console.print(
+        f"{local.engine} broker on {local.url} (address written to {settings.broker_state_path})"
+    )
+    if local.durable:
+        console.print(f"data in {local.data_dir}, kept across restarts. Ctrl-C to stop.")
+    else:
+        console.print("memory storage: stopping the broker loses all topics. Ctrl-C to stop.")
     try:
         while local.process is not None and local.process.poll() is None:
             await asyncio.sleep(0.5)

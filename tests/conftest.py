@@ -1,9 +1,9 @@
 """Shared fixtures: the broker the integration tests talk to, and per-test settings.
 
-With no CRISISWATCH_BROKER_URL set, the session starts its own Tansu broker on a free loopback
-port and stops it at the end; with one set (and CRISISWATCH_BROKER_PROFILE=kafka), the tests run
-against that Kafka instead. Every test gets its own topic prefix and app id, so tests never see
-each other's topics or consumer groups, even on a shared broker.
+With no CRISISWATCH_BROKER_URL set, the session starts its own local broker (noida-db, or Tansu
+with CRISISWATCH_LOCAL_BROKER=tansu) on a free loopback port and stops it at the end; with one
+set, the tests run against that Kafka instead. Every test gets its own topic prefix and app id,
+so tests never see each other's topics or consumer groups, even on a shared broker.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runtime.broker import LocalBroker, free_port
+from pipeline.runtime.broker import free_port, local_broker
 from pipeline.runtime.settings import Settings
 
 
@@ -24,9 +24,8 @@ def broker_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
     if configured.broker_url:
         yield configured
         return
-    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
-    with LocalBroker(log_file=log) as broker:
-        yield configured.replace(broker_url=broker.url, broker_profile="tansu")
+    with local_broker(configured, tmp_path_factory.mktemp("broker")) as broker:
+        yield configured.replace(broker_url=broker.url, broker_profile=broker.profile)
 
 
 @pytest.fixture

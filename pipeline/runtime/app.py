@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import faust
@@ -12,9 +13,18 @@ from pipeline.ingest.watchlist import WatchList, WatchListError
 from pipeline.runtime import faust_patch, metrics, topics
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
-from pipeline.runtime.kafka import ensure_topics
+from pipeline.runtime.group_member import evict_dead_members, record_member
+from pipeline.runtime.kafka import TopicLayoutError, ensure_topics
 from pipeline.runtime.security import faust_credentials
 from pipeline.runtime.settings import Settings, SettingsError
+
+
+class PipelineApp(faust.App):
+    """faust's App, with the worker's own preparation before its consumer joins the group."""
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        await prepare_worker()
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -44,7 +54,7 @@ def create_app(settings: Settings) -> faust.App:
     producer = settings.producer_options()
     if "max_batch_size" in producer:
         options["producer_max_batch_size"] = producer["max_batch_size"]
-    return faust.App(settings.app_id, **options)
+    return PipelineApp(settings.app_id, **options)
 
 
 def _configuration() -> tuple[Settings, WatchList]:
@@ -81,10 +91,66 @@ async def start_metrics_endpoint() -> None:
     metrics.serve(settings.metrics_host, settings.metrics_port)
 
 
-async def _recreate_topics() -> None:
-    await ensure_topics(settings, [*names.__dict__.values(), *app.tables.changelog_topics])
+def pipeline_topics() -> list[str]:
+    """Every topic a worker reads or writes: the data topics and its tables' changelogs."""
+    return [*names.__dict__.values(), *app.tables.changelog_topics]
+
+
+async def prepare_worker() -> None:
+    """Before the consumer subscribes: create or verify every topic with the configured
+    partitions (a topic the broker auto-created on subscription would get its default count),
+    and remove this state directory's dead workers from the group (runtime/group_member.py).
+    A topic laid out against the settings stops the worker with one line, exit code 2."""
+    try:
+        await ensure_topics(settings, pipeline_topics())
+    except TopicLayoutError as exc:
+        # faust routes sys.stderr through its logger by now: write the one line to fd 2 itself.
+        os.write(2, f"crisiswatch worker: {exc}\n".encode())
+        os._exit(2)  # nothing has started yet: no consumer, no producer, nothing to flush
+    await evict_dead_members(settings)
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub wants a sync type
+async def _record_group_member(sender: Any, *args: Any, **kwargs: Any) -> None:
+    # faust exposes no member id: its aiokafka consumer's group coordinator holds it.
+    consumer: Any = app.consumer
+    record_member(settings, consumer._thread._ensure_consumer()._coordinator.member_id)
+
+
+async def lost_records() -> list[str]:
+    """Assigned partitions whose end offset is now at or below a record this worker already
+    read: the broker came back without them (memory storage, or the unsynced tail of a crash)."""
+    consumer: Any = app.consumer
+    read = {tp: n for tp, n in getattr(consumer, "_read_offset", {}).items() if n is not None}
+    if not read:
+        return []
+    ends = await consumer.highwaters(*read)
+    return [
+        f"{tp.topic}[{tp.partition}] ends at offset {ends[tp]}, read up to {n}"
+        for tp, n in sorted(read.items())
+        if tp in ends and ends[tp] is not None and ends[tp] <= n
+    ]
+
+
+async def _broker_back() -> None:
+    """Re-create missing topics; if the broker lost records this worker had read, exit.
+
+    Issue 16, defect 4: a Tansu killed while the worker was busy came back empty; the worker's
+    fetch positions and table recovery offsets pointed past the new ends, so it sat in recovery
+    for good, taking nothing, with a lag of 0. Its in-memory position is wrong for that broker:
+    exiting (code 3) lets a supervisor restart it from what the broker still has."""
+    await ensure_topics(settings, pipeline_topics())
+    lost = await lost_records()
+    if lost:
+        line = (
+            "crisiswatch worker: the broker came back without records this worker had read ("
+            + "; ".join(lost)
+            + "): exiting with code 3 to restart from the broker's committed offsets"
+        )
+        os.write(2, f"{line}\n".encode())
+        os._exit(3)
 
 
 #: Logs clearly when the broker goes away and comes back, and re-creates lost topics then.
-broker_watch = BrokerWatch(settings.bootstrap_servers, _recreate_topics)
+broker_watch = BrokerWatch(settings.bootstrap_servers, _broker_back)
 app.service(broker_watch)  # type: ignore[arg-type]

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import mode
 
+from pipeline.runtime import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +69,9 @@ class BrokerWatch(mode.Service):
         servers = self.servers()
         error = await reachable(servers, timeout=min(2.0, self.interval * 2))
         now = time.monotonic()
+        metrics.BROKER_REACHABLE.set(0 if error else 1)
+        down = 0.0 if error is None or self.down_since is None else now - self.down_since
+        metrics.BROKER_UNREACHABLE_SECONDS.set(down)
         if error is not None:
             if self.down_since is None:
                 self.down_since = self._reminded = now

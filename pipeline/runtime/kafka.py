@@ -41,32 +41,58 @@ def make_consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafkaC
     return AIOKafkaConsumer(*topics, **client_options(settings), **options)
 
 
+class TopicLayoutError(RuntimeError):
+    """An existing topic's layout contradicts the settings (one line, for the operator)."""
+
+
+def expected_partitions(settings: Settings, name: str) -> int:
+    names = topic_names(settings)
+    if name == names.sentiment_model:
+        return 1  # the model store (pipeline/runtime/model_store.py): read whole at start
+    return settings.raw_partitions if name == names.posts_raw else settings.partitions
+
+
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
-    """Create the pipeline's topics with its partition count where they do not exist yet, so
-    that a producer that starts before the workers does not get auto-created, 1-partition ones."""
+    """Create the pipeline's topics that do not exist yet, each with its configured partition
+    count (a consumer or producer that came first would get the broker's default), table
+    changelogs compacted; and verify the ones that exist: a topic whose partition count
+    contradicts the settings raises TopicLayoutError (with several partitions, posts.raw
+    interleaves the input and event-time order is lost; a changelog with another count than its
+    table's source cannot be recovered)."""
+    wanted = list(dict.fromkeys(names))
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        raw = topic_names(settings).posts_raw
         store = topic_names(settings).sentiment_model
         missing = [
-            # The model store (pipeline/runtime/model_store.py): one partition, compacted.
             NewTopic(
-                name, 1, settings.replication_factor, topic_configs={"cleanup.policy": "compact"}
-            )
-            if name == store
-            else NewTopic(
                 name,
-                settings.raw_partitions if name == raw else settings.partitions,
+                expected_partitions(settings, name),
                 settings.replication_factor,
+                # Table changelogs and the model store keep the last value per key.
+                topic_configs={"cleanup.policy": "compact"}
+                if name.endswith("-changelog") or name == store
+                else {},
             )
-            for name in names
+            for name in wanted
             if name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        present = [name for name in wanted if name in existing]
+        if present:
+            for described in await admin.describe_topics(present):
+                name, count = described["topic"], len(described["partitions"])
+                want = expected_partitions(settings, name)
+                if described.get("error_code", 0) == 0 and count != want:
+                    raw = name == topic_names(settings).posts_raw
+                    setting = "RAW_PARTITIONS" if raw else "PARTITIONS"
+                    raise TopicLayoutError(
+                        f"topic {name} has {count} partitions but CRISISWATCH_{setting} is "
+                        f"{want}: delete the topic or set CRISISWATCH_{setting}={count}"
+                    )
     finally:
         await admin.close()
 

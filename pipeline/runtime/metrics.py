@@ -190,6 +190,17 @@ CONSUMER_LAG = Gauge(
     ["topic"],
 )
 
+#: Set by runtime/broker_watch.py every second: a worker whose lag cannot grow because it cannot
+#: even reach the broker shows it here (issue 16, defect 4: the lag read 0 through an outage).
+BROKER_REACHABLE = Gauge(
+    "crisiswatch_broker_reachable",
+    "1 while a bootstrap server accepts connections, 0 while none does",
+)
+BROKER_UNREACHABLE_SECONDS = Gauge(
+    "crisiswatch_broker_unreachable_seconds",
+    "Seconds since the broker became unreachable (0 while reachable)",
+)
+
 
 _latest_event: dict[str, float] = {}
 

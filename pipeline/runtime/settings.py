@@ -29,7 +29,12 @@ BROKER_STATE_FILE = "broker.json"
 DEFAULT_KAFKA_URL = "kafka://127.0.0.1:9092"
 PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
 
-BrokerProfile = Literal["tansu", "kafka"]
+#: What a broker can be trusted with. ``kafka``: Apache Kafka and brokers that behave like it (the
+#: embedded noida-db passes the conformance suite, tests/broker/); ``tansu``: Tansu 0.6.0, whose
+#: defects need the workarounds below. Empty: the local broker's own (broker.json), else kafka.
+BrokerProfile = Literal["", "kafka", "tansu"]
+#: The broker ``crisiswatch broker``, the demo, the tools and the tests start when none is given.
+LocalBrokerEngine = Literal["noida-db", "tansu"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 LOG_LEVELS = ("crit", "critical", "error", "warn", "warning", "info", "debug")
@@ -44,8 +49,12 @@ class Settings:
     # --- broker -------------------------------------------------------------------------
     #: ``kafka://host:port[;host:port]``; empty means: the local broker's address, if running.
     broker_url: str = ""
-    #: ``tansu`` applies the Tansu 0.6.0 workarounds (DESIGN.md); ``kafka`` for Apache Kafka.
-    broker_profile: BrokerProfile = "tansu"
+    #: ``tansu`` applies the Tansu 0.6.0 workarounds (DESIGN.md); ``kafka`` (Apache Kafka,
+    #: noida-db) none. Empty: the running local broker's profile, else ``kafka``.
+    broker_profile: BrokerProfile = ""
+    #: The local broker to start: ``noida-db`` (default: conformant, durable in state_dir) or
+    #: ``tansu`` (memory only, needs workarounds; kept to compare brokers).
+    local_broker: LocalBrokerEngine = "noida-db"
     #: Where local state lives: the local broker's address file, worker data.
     state_dir: Path = Path(".crisiswatch")
     #: Prefix of every topic name, for sharing a cluster (topics.py).
@@ -210,11 +219,7 @@ class Settings:
         """The configured broker URL, else the running local broker's, else localhost:9092."""
         if self.broker_url:
             return self.broker_url
-        try:
-            state = orjson.loads(self.broker_state_path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return DEFAULT_KAFKA_URL
-        return str(state.get("url") or DEFAULT_KAFKA_URL)
+        return str(self._local_broker_state().get("url") or DEFAULT_KAFKA_URL)
 
     def bootstrap_servers(self) -> list[str]:
         """``host:port`` list for aiokafka clients."""
@@ -228,9 +233,30 @@ class Settings:
                 servers.append(part.rstrip("/"))
         return servers
 
+    def _local_broker_state(self) -> dict[str, Any]:
+        try:
+            state = orjson.loads(self.broker_state_path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    @property
+    def profile(self) -> Literal["kafka", "tansu"]:
+        """The broker profile in force: the setting, else the local broker's, else kafka."""
+        if self.broker_profile:
+            return self.broker_profile
+        if not self.broker_url and self._local_broker_state().get("profile") == "tansu":
+            return "tansu"
+        return "kafka"
+
     @property
     def is_tansu(self) -> bool:
-        return self.broker_profile == "tansu"
+        return self.profile == "tansu"
+
+    @property
+    def broker_has_transactions(self) -> bool:
+        """Idempotent and transactional producers work (not on Tansu 0.6.0)."""
+        return not self.is_tansu
 
     def producer_options(self) -> dict[str, Any]:
         """Options of faust's producer (it writes the table changelogs) per broker profile.
@@ -242,10 +268,14 @@ class Settings:
         return {"max_batch_size": 1} if self.is_tansu else {}
 
     def group_timing(self) -> dict[str, float]:
-        """Consumer group timings: Tansu holds each JoinGroup for session_timeout/2 (fault 2)."""
+        """Consumer group timings. Tansu holds each JoinGroup for session_timeout/2 (fault 2),
+        so its session is short. Elsewhere, the Kafka client default (10 s, heartbeat 3 s): a
+        crashed worker's partitions move after at most that (a restarted one evicts its dead
+        predecessor at once, runtime/group_member.py); heartbeats run on faust's consumer
+        thread, so a long batch does not cost the group membership."""
         if self.is_tansu:
             return {"session_timeout": 6.0, "heartbeat_interval": 1.0}
-        return {"session_timeout": 30.0, "heartbeat_interval": 3.0}
+        return {"session_timeout": 10.0, "heartbeat_interval": 3.0}
 
     def watchlist_file(self) -> Path:
         return self.watchlist_path or PACKAGE_DATA / "watchlist.toml"

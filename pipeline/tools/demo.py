@@ -1,6 +1,7 @@
 """``crisiswatch demo``: the whole path on a fresh local broker, from posts to printed alerts.
 
-Starts Tansu on a free loopback port and one worker, subscribes to the alert topic, streams a
+Starts the local broker (noida-db unless CRISISWATCH_LOCAL_BROKER says tansu) on a free
+loopback port and one worker, subscribes to the alert topic, streams a
 scenario (ordinary days for three airlines, then a crisis for one: pipeline/tools/scenario.py) or a
 file of posts in event-time order, plus a handful of malformed messages, prints alerts as they
 arrive, checks that the counts reconcile, and stops everything it started.
@@ -15,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.runtime.broker import LocalBroker, free_port
+from pipeline.runtime.broker import free_port, local_broker
 from pipeline.runtime.kafka import ensure_topics, topic_names
 from pipeline.runtime.settings import PACKAGE_DATA, Settings
 from pipeline.runtime.worker_process import WorkerProcess, wait_until_settled
@@ -36,16 +37,16 @@ async def run_demo(
     run_dir = base.state_dir / "demo"
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with LocalBroker(log_file=run_dir / "tansu.log") as broker:
+    with local_broker(base, run_dir) as broker:
         settings = base.replace(
             broker_url=broker.url,
-            broker_profile="tansu",
+            broker_profile=broker.profile,
             state_dir=run_dir,
             metrics_port=free_port(),
             log_level="warn",
         )
         console.rule("[bold]Crisiswatch demo")
-        console.print(f"broker   Tansu at {broker.bootstrap} (memory storage)")
+        console.print(f"broker   {broker.engine} at {broker.bootstrap}")
         await ensure_topics(settings, topic_names(settings).__dict__.values())
         worker = WorkerProcess(settings, run_dir / "worker.log").start()
         try:

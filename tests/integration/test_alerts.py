@@ -97,18 +97,18 @@ async def test_a_crisis_is_one_alert_id_that_opens_escalates_and_resolves(
     assert seen == alerts
 
 
-@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat not installed (make test does)")
 async def test_kcat_reads_the_alert_events_a_subscriber_gets(
     settings: Settings, start_worker: StartWorker
 ) -> None:
     """Ops tooling outside Python (librdkafka's kcat) reads the alert topic as it is: keyed by
     subject, one JSON alert per record, the same events as the in-process reference.
 
-    Against Kafka only: librdkafka cannot talk to Tansu 0.6.0 at all (it rejects Tansu's
-    ApiVersions v3 response: "Protocol read buffer underflow ... at 274/279"), whatever the
-    client settings; run with CRISISWATCH_BROKER_URL and CRISISWATCH_BROKER_PROFILE=kafka."""
+    Runs on the default broker (noida-db) and on Kafka; not on Tansu 0.6.0, which librdkafka
+    cannot talk to at all (it rejects Tansu's ApiVersions v3 response: "Protocol read buffer
+    underflow ... at 274/279"). kcat missing is a failure, not a skip: make test installs it."""
     if settings.is_tansu:
         pytest.skip("librdkafka (kcat) cannot parse Tansu 0.6.0's ApiVersions response")
+    assert shutil.which("kcat"), "kcat is not installed (make test installs it: make system-deps)"
     messages, expected, _ = scenario()
     await start_worker(settings)
     await produce_raw(settings, messages)

@@ -11,7 +11,8 @@ from pipeline.runtime.settings import DEFAULT_KAFKA_URL, Settings, SettingsError
 def test_defaults_listen_on_loopback() -> None:
     settings = Settings.from_env({})
     assert settings.metrics_host == "127.0.0.1"
-    assert settings.broker_profile == "tansu"
+    assert settings.local_broker == "noida-db"
+    assert settings.profile == "kafka" and settings.broker_has_transactions
 
 
 def test_environment_is_typed() -> None:
@@ -52,12 +53,23 @@ def test_broker_url_from_the_local_broker_state_file(tmp_path: Path) -> None:
 
 
 def test_tansu_workarounds_apply_only_on_tansu() -> None:
-    tansu = Settings.from_env({})
-    kafka = Settings.from_env({"CRISISWATCH_BROKER_PROFILE": "kafka"})
+    tansu = Settings.from_env({"CRISISWATCH_BROKER_PROFILE": "tansu"})
+    kafka = Settings.from_env({})
     assert tansu.producer_options() == {"max_batch_size": 1}
     assert kafka.producer_options() == {}
     assert tansu.group_timing()["session_timeout"] == 6.0
-    assert kafka.group_timing()["session_timeout"] == 30.0
+    assert kafka.group_timing()["session_timeout"] == 10.0
+    assert not tansu.broker_has_transactions
+
+
+def test_profile_follows_the_running_local_broker(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CRISISWATCH_STATE_DIR": str(tmp_path)})
+    state = {"url": "kafka://127.0.0.1:4321", "engine": "tansu", "profile": "tansu"}
+    settings.broker_state_path.write_bytes(orjson.dumps(state))
+    assert settings.is_tansu
+    assert not settings.replace(broker_profile="kafka").is_tansu
+    # A configured broker URL is not the local broker: its profile is not the local one's.
+    assert not settings.replace(broker_url="kafka://elsewhere:9092").is_tansu
 
 
 def test_child_environment_round_trips() -> None:
