@@ -7,12 +7,15 @@ record is ever skipped silently. Each letter names its source topic, partition a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pipeline.runtime import metrics
 from pipeline.runtime.app import names, settings
 from pipeline.runtime.data_producer import Record
 from schemas import DeadLetter, SourcePosition
+
+log = logging.getLogger(__name__)
 
 
 def source_of(event: Any) -> SourcePosition:
@@ -41,3 +44,17 @@ def dead_letter(
     )
     metrics.DEAD_LETTERED.labels(stage=stage, reason=reason).inc()
     return (names.posts_dlq, key, letter.to_bytes())
+
+
+def processing_error(stage: str, event: Any, exc: Exception) -> Record:
+    """The dead letter of a record a stage failed on (a bug met, logged with its traceback):
+    dead-lettered rather than lost, and the stage goes on with the next record."""
+    log.exception("%s failed on %s", stage, source_of(event))
+    return dead_letter(
+        stage,
+        event.value,
+        "processing_error",
+        f"{type(exc).__name__}: {exc}",
+        source_of(event),
+        key=event.key,
+    )

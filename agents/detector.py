@@ -17,7 +17,7 @@ import faust
 import orjson
 
 from agents.context import event_context
-from agents.dead_letters import dead_letter, source_of
+from agents.dead_letters import processing_error
 from agents.model_cache import ModelCache
 from agents.signals import signals_topic
 from pipeline.models.crisis import PHASE_VALUES, CrisisDetector
@@ -56,21 +56,14 @@ async def detect(stream: Any) -> None:
                 subject = report["subject"]
                 detector = detectors.get(subject)
                 touched[subject] = event
+                event_time = datetime.fromisoformat(report["as_of"]).timestamp()
                 alerts.extend(detector.learn_one(report))
-                event_times.append(datetime.fromisoformat(report["as_of"]).timestamp())
-                _show(subject, report, detector)
             except Exception as exc:  # a bug must not stop the stage nor lose the report
-                log.exception("detector failed on %s", source_of(event))
-                letters.append(
-                    dead_letter(
-                        "detector",
-                        event.value,
-                        "processing_error",
-                        f"{type(exc).__name__}: {exc}",
-                        source_of(event),
-                        key=event.key,
-                    )
-                )
+                letters.append(processing_error("detector", event, exc))
+                continue
+            # Past learn_one the report is processed: nothing after it may dead-letter it too.
+            event_times.append(event_time)
+            _show(subject, report, detector)
         for subject, event in touched.items():
             with event_context(event):
                 crisis_state[subject] = detectors.get(subject).state
@@ -92,8 +85,11 @@ def _show(subject: str, report: dict[str, Any], detector: CrisisDetector) -> Non
     metrics.SUBJECT_PHASE.labels(subject=subject).set(PHASE_VALUES[detector.phase])
     metrics.SENTIMENT_CURRENT.labels(subject=subject).set(sentiment["current"])
     metrics.SENTIMENT_BASELINE.labels(subject=subject).set(sentiment["baseline"])
-    metrics.INTENT_SHARE_CURRENT.labels(subject=subject).set(sentiment["intent_share_current"])
-    metrics.INTENT_SHARE_BASELINE.labels(subject=subject).set(sentiment["intent_share_baseline"])
+    # Reports of an older schema (a replay of an old signals topic) have no intent shares.
+    intent_now = sentiment.get("intent_share_current", 0.0)
+    metrics.INTENT_SHARE_CURRENT.labels(subject=subject).set(intent_now)
+    intent_usual = sentiment.get("intent_share_baseline", 0.0)
+    metrics.INTENT_SHARE_BASELINE.labels(subject=subject).set(intent_usual)
     metrics.VOLUME_RATE.labels(subject=subject).set(spread["velocity"])
     metrics.VOLUME_BASELINE.labels(subject=subject).set(spread["baseline_rate"])
     metrics.SUBJECT_PLATFORMS.labels(subject=subject).set(len(spread["platforms"]))

@@ -16,9 +16,10 @@ import faust
 import orjson
 
 from agents.context import event_context
-from agents.dead_letters import dead_letter, source_of
+from agents.dead_letters import dead_letter, processing_error
 from agents.model_cache import ModelCache
 from agents.sentiment_model import ready, sentiment_model
+from pipeline.models.sentiment import SentimentScore
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
@@ -67,11 +68,12 @@ async def signals(stream: Any) -> None:
                 SubjectPost.model_validate_json(event.value)
                 valid.append((event, orjson.loads(event.value)))
             except Exception as exc:  # a bad record must not stop the stage nor be lost
-                letters.append(_processing_error(event, exc))
-        # One sentiment call for the whole batch: the model is batch-native.
-        scores = sentiment_model.score_many([record["post"]["text"] for _, record in valid])
+                letters.append(processing_error("signals", event, exc))
+        scores = _scores([record["post"]["text"] for _, record in valid])
         for (event, record), score in zip(valid, scores, strict=True):
             try:
+                if isinstance(score, Exception):
+                    raise score
                 subject = record["subject"]
                 post = record["post"]
                 model = models.get(subject)
@@ -96,7 +98,7 @@ async def signals(stream: Any) -> None:
                         )
                     )
             except Exception as exc:  # a bug must not stop the stage nor lose the post
-                letters.append(_processing_error(event, exc))
+                letters.append(processing_error("signals", event, exc))
         metrics.LATE_POSTS.inc(
             sum(models.get(s).spread.state["late"] - n for s, n in late_before.items())
         )
@@ -125,16 +127,20 @@ async def signals(stream: Any) -> None:
             metrics.MODEL_UPDATES.labels(model=model_name).inc(learnt)
 
 
-def _processing_error(event: Any, exc: Exception) -> Record:
-    log.exception("signals failed on %s", source_of(event))
-    return dead_letter(
-        "signals",
-        event.value,
-        "processing_error",
-        f"{type(exc).__name__}: {exc}",
-        source_of(event),
-        key=event.key,
-    )
+def _scores(texts: list[str]) -> list[SentimentScore | Exception]:
+    """One sentiment call for the whole batch (the model is batch-native); should it fail, each
+    text alone, so that only the post that breaks it is dead-lettered."""
+    try:
+        return list(sentiment_model.score_many(texts))
+    except Exception:
+        log.exception("batch sentiment scoring failed: scoring the batch's posts one by one")
+    scores: list[SentimentScore | Exception] = []
+    for text in texts:
+        try:
+            scores.append(sentiment_model.score_one(text))
+        except Exception as exc:
+            scores.append(exc)
+    return scores
 
 
 def _source_position(source: list[Any]) -> SourcePosition:

@@ -237,7 +237,7 @@ async def sentiment_eval(
     print(orjson.dumps(report).decode() if as_json else format_report(report))
 
 
-@app.command(
+@command(
     option("--data", type=Path, required=True, help="SemEval TSV (semeval_2013_2016.tsv)."),
     option("--out", type=Path, default=None, help="Weights file (default: the shipped one)."),
 )

@@ -143,8 +143,8 @@ class CrisisDetector:
         moment = _ts(as_of)
         if st["last_as_of"] is not None and moment <= _ts(st["last_as_of"]):
             return []  # redelivered or out of order: already accounted for
-        # Reads the stored profile only: a copy learns from this report, stored with the rest.
-        feed = {**self.feed, "platforms": list(self.feed["platforms"])}
+        # A copy learns from this report (observe_feed replaces its lists), stored with the rest.
+        feed = dict(self.feed)
         observe_feed(feed, report, cfg.score)
         terms = evidence_terms(report, cfg.score, feed)
         features = aggregates(report, terms)

@@ -150,7 +150,8 @@ def observe_feed(
     feed: FeedProfile, report: dict[str, Any], cfg: ScoreConfig, max_platforms: int = 16
 ) -> None:
     """Learn from one report what the feed can show (before its terms are scored, so a report
-    that first shows a second platform or a follower count already counts it)."""
+    that first shows a second platform or a follower count already counts it). Its lists are
+    replaced, never edited: a caller may learn on a shallow copy and keep or drop it."""
     spread = report["spread"]
     if feed["since"] is None:
         feed["since"] = _epoch(report["as_of"]) - report["interval_seconds"]
@@ -166,12 +167,13 @@ def observe_feed(
     # Checkpoints of the subject's post count (one per 10 minutes, the last 6 hours and one
     # before): the long window that tells a crisis's night lull from its end.
     as_of = _epoch(report["as_of"])
-    checkpoints = feed.setdefault("checkpoints", [])
+    checkpoints = list(feed.get("checkpoints", []))
     if not checkpoints or as_of - checkpoints[-1][0] >= cfg.checkpoint_minutes * 60:
         checkpoints.append([as_of, int(report["posts"])])
     horizon = as_of - cfg.sustained_minutes * 60
     while len(checkpoints) > 1 and checkpoints[1][0] <= horizon:
         checkpoints.pop(0)
+    feed["checkpoints"] = checkpoints
 
 
 def learn_calm(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from mode.utils.logging import level_number
@@ -139,16 +139,23 @@ async def _broker_back() -> None:
     fetch positions and table recovery offsets pointed past the new ends, so it sat in recovery
     for good, taking nothing, with a lag of 0. Its in-memory position is wrong for that broker:
     exiting (code 3) lets a supervisor restart it from what the broker still has."""
-    await ensure_topics(settings, pipeline_topics())
+    try:
+        await ensure_topics(settings, pipeline_topics())
+    except TopicLayoutError as exc:
+        # The broker came back without the topics, and a client's metadata request had them
+        # auto-created with its default layout: retrying cannot mend that, a restart says so.
+        _exit_restart(f"the broker came back with topics this worker cannot use ({exc})")
     lost = await lost_records()
     if lost:
-        line = (
-            "crisiswatch worker: the broker came back without records this worker had read ("
-            + "; ".join(lost)
-            + "): exiting with code 3 to restart from the broker's committed offsets"
+        _exit_restart(
+            "the broker came back without records this worker had read (" + "; ".join(lost) + ")"
         )
-        os.write(2, f"{line}\n".encode())
-        os._exit(3)
+
+
+def _exit_restart(reason: str) -> NoReturn:
+    line = f"crisiswatch worker: {reason}: exiting with code 3 to restart from the broker's state"
+    os.write(2, f"{line}\n".encode())
+    os._exit(3)
 
 
 #: Logs clearly when the broker goes away and comes back, and re-creates lost topics then.

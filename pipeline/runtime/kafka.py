@@ -87,6 +87,11 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> None:
                 name, count = described["topic"], len(described["partitions"])
                 want = expected_partitions(settings, name)
                 if described.get("error_code", 0) == 0 and count != want:
+                    if name == store:
+                        raise TopicLayoutError(
+                            f"topic {name} (the sentiment model store) has {count} partitions, "
+                            "not 1: delete it (workers write it anew)"
+                        )
                     raw = name == topic_names(settings).posts_raw
                     setting = "RAW_PARTITIONS" if raw else "PARTITIONS"
                     raise TopicLayoutError(

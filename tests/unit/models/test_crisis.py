@@ -179,16 +179,19 @@ def test_ordinary_daily_ups_and_downs_raise_no_alert() -> None:
     "broken",
     [{"as_of": "then"}, {"as_of": 7}, {"spread": None}, {"sentiment": {}}, {"stories": [{}]}],
 )
-def test_a_report_that_fails_leaves_the_state_as_it_was(broken: dict[str, Any]) -> None:
+@pytest.mark.parametrize("minute", [1, 11])  # 11: past the next 10-minute count checkpoint
+def test_a_report_that_fails_leaves_the_state_as_it_was(
+    broken: dict[str, Any], minute: int
+) -> None:
     # Issue 16, defect 7: a report with as_of "then" failed after storing it, and every later
     # report of the subject failed on it (the agent dead-letters the one that fails).
     detector = CrisisDetector("acme", VOLUME_ONLY)
     detector.learn_one(report(0, 0.0))
     before = orjson.dumps(detector.state)
     with pytest.raises((ValueError, TypeError, KeyError, AttributeError, IndexError)):
-        detector.learn_one({**report(1, 0.0), **broken})
+        detector.learn_one({**report(minute, 0.0), **broken})
     assert orjson.dumps(detector.state) == before
-    detector.learn_one(report(2, 0.0))
+    detector.learn_one(report(minute + 1, 0.0))
     assert detector.state["reports"] == 2
 
 
