@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -21,6 +22,9 @@ from pipeline.models.sentiment import SentimentModel
 from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
 from schemas import Alert
 from schemas.signals import SubjectSignals
+
+#: Subject posts scored at a time (the signals agent's batch size).
+SCORE_BATCH = 2_000
 
 
 @dataclass
@@ -52,19 +56,17 @@ def run_offline(
     signals: dict[str, SubjectSignalsModel] = {}
     detectors: dict[str, CrisisDetector] = {}
     run = OfflineRun()
-    for raw in messages:
-        result = route(raw, limits, watchlist, recent)
-        if not isinstance(result, Routed):
-            run.dead_lettered += 1
-            continue
-        run.processed += 1
-        for _, value in result.subject_posts():
-            record = orjson.loads(value)
-            subject, post = record["subject"], record["post"]
+    pending: list[tuple[str, dict[str, Any]]] = []  # routed subject posts, in order
+
+    def learn_pending() -> None:
+        # Scored a batch at a time, as the signals agent does: the model is batch-native, and a
+        # post's score does not depend on the batch it is in.
+        scores = scorer.score_many([post["text"] for _, post in pending])
+        for (subject, post), score in zip(pending, scores, strict=True):
             model = signals.get(subject) or signals.setdefault(
                 subject, SubjectSignalsModel(subject, signals_config)
             )
-            reports = model.learn_one(post, scorer.score_one(post["text"]))
+            reports = model.learn_one(post, score)
             run.signals_dead_lettered += len(model.take_rejected())
             for report in reports:
                 run.reports += 1
@@ -75,4 +77,18 @@ def run_offline(
                     subject, CrisisDetector(subject, crisis_config)
                 )
                 run.alerts.extend(detector.learn_one(orjson.loads(wire)))
+        pending.clear()
+
+    for raw in messages:
+        result = route(raw, limits, watchlist, recent)
+        if not isinstance(result, Routed):
+            run.dead_lettered += 1
+            continue
+        run.processed += 1
+        for _, value in result.subject_posts():
+            record = orjson.loads(value)
+            pending.append((record["subject"], record["post"]))
+        if len(pending) >= SCORE_BATCH:
+            learn_pending()
+    learn_pending()
     return run
