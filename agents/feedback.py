@@ -25,12 +25,13 @@ import orjson
 from aiokafka import TopicPartition
 from pydantic import ValidationError
 
+from agents.dead_letters import dead_letter
 from agents.sentiment_model import ready, sentiment_model
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
 from pipeline.runtime.kafka import ensure_topics, make_consumer
 from pipeline.runtime.model_store import assemble, read_store, snapshot_records
-from schemas import DeadLetter, SourcePosition
+from schemas import SourcePosition
 from schemas.feedback import Feedback
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,12 @@ async def _learn_forever(consumer: object, offsets: dict[int, int], store: str) 
                 offsets[record.partition] = record.offset + 1
                 pending = True
         if pending and time.monotonic() - snapshot_at >= settings.sentiment_snapshot_seconds:
-            await _write_snapshot(offsets, store)
-            pending, snapshot_at = False, time.monotonic()
+            snapshot_at = time.monotonic()
+            try:
+                await _write_snapshot(offsets, store)
+                pending = False
+            except Exception:  # the broker away, say: the model keeps learning, retried later
+                log.exception("sentiment model snapshot not written; retrying next period")
         if not batches:
             await asyncio.sleep(0)
 
@@ -121,26 +126,30 @@ async def _write_snapshot(offsets: dict[int, int], store: str) -> None:
 
 async def _learn(record: object) -> None:
     raw: bytes = record.value or b""  # type: ignore[attr-defined]
+    source = SourcePosition(
+        topic=record.topic,  # type: ignore[attr-defined]
+        partition=record.partition,  # type: ignore[attr-defined]
+        offset=record.offset,  # type: ignore[attr-defined]
+        timestamp_ms=record.timestamp,  # type: ignore[attr-defined]
+    )
     try:
         feedback = Feedback.from_bytes(raw)
     except (ValidationError, ValueError) as exc:
         reason = "not_json" if not isinstance(exc, ValidationError) else "invalid_field"
-        letter = DeadLetter.of(
-            raw,
-            reason,
-            f"feedback: {str(exc)[:500]}",
-            SourcePosition(
-                topic=record.topic,  # type: ignore[attr-defined]
-                partition=record.partition,  # type: ignore[attr-defined]
-                offset=record.offset,  # type: ignore[attr-defined]
-                timestamp_ms=record.timestamp,  # type: ignore[attr-defined]
-            ),
-            max_raw_bytes=settings.max_raw_bytes,
-        )
-        await data_producer.send_all([(names.posts_dlq, None, letter.to_bytes())])
+        letter = dead_letter("feedback", raw, reason, f"feedback: {str(exc)[:500]}", source)
+        await data_producer.send_all([letter])
         metrics.FEEDBACK.labels(outcome="rejected").inc()
         return
-    sentiment_model.learn_one(feedback.text, feedback.label)
+    try:
+        sentiment_model.learn_one(feedback.text, feedback.label)
+    except Exception as exc:  # a bug must not stop the worker nor lose the label
+        log.exception("feedback failed on %s", source)
+        detail = f"{type(exc).__name__}: {exc}"
+        await data_producer.send_all(
+            [dead_letter("feedback", raw, "processing_error", detail, source)]
+        )
+        metrics.FEEDBACK.labels(outcome="rejected").inc()
+        return
     metrics.SENTIMENT_CORRECTIONS.set(sentiment_model.n_learned)
     metrics.FEEDBACK.labels(outcome="learned").inc()
     metrics.MODEL_UPDATES.labels(model="sentiment").inc()

@@ -68,13 +68,14 @@ def route(
     result = validate_raw(raw, limits)
     if isinstance(result, Rejection):
         return result
-    if not recent.learn_one(result):
-        return Routed(result, [], duplicate=True)
     subjects = watchlist.match(result.text, result.author.handle)
     if len(subjects) > limits.max_subjects_per_post:
+        # Before the repeat check: a rejected post is not remembered as processed.
         return Rejection(
             "too_many_subjects",
             f"names {len(subjects)} monitored subjects > max_subjects_per_post "
             f"{limits.max_subjects_per_post}",
         )
+    if not recent.learn_one(result):
+        return Routed(result, [], duplicate=True)
     return Routed(result, subjects)

@@ -58,15 +58,14 @@ class ScoreConfig:
     weight_reach: float = 0.10
     weight_anomaly: float = 0.10
     weight_intent: float = 0.10
-    #: Volume: z-score and ratio to the baseline rate at which the term starts and is full.
-    volume_z: tuple[float, float] = (3.0, 10.0)
+    #: Volume: ratio of a window's rate to the rate's upper credible bound at which the term
+    #: starts and is full (the effect size; the surprise below is the significance).
     volume_ratio: tuple[float, float] = (2.0, 6.0)
     #: Count surprise (-log10 tail probability) at which the term starts and is full.
     volume_surprise: tuple[float, float] = (4.0, 10.0)
     #: Gamma prior of the post rate (shape, minutes): diffuse, so a new subject's first posts
     #: are not a surprise; history narrows it.
     volume_prior: tuple[float, float] = (0.5, 1.0)
-    volume_window_minutes: float = 5.0
     #: The baseline learns a 5-minute block 2 minutes after it ends.
     volume_learn_lag_minutes: float = 7.0
     #: History beyond this adds no certainty (the baseline is an EW mean of ~100 blocks).

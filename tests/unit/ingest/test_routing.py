@@ -66,9 +66,13 @@ def test_a_post_naming_too_many_subjects_is_dead_lettered_not_fanned_out() -> No
     # 30,000 routed posts and 1.1 GB.
     many = WatchList([Subject(f"s{n}", f"S{n}", handles=(f"brand{n}",)) for n in range(1_000)])
     everyone = " ".join(f"@brand{n}" for n in range(1_000))
-    result = route(raw("1", everyone), Limits(65_536, 10_000), many, RecentPosts(10))
+    recent = RecentPosts(10)
+    result = route(raw("1", everyone), Limits(65_536, 10_000), many, recent)
     assert isinstance(result, Rejection) and result.reason == "too_many_subjects"
     assert "1000 monitored subjects > max_subjects_per_post 20" in result.detail
+    # Sent again, it is dead-lettered again: a rejected post is not remembered as processed.
+    again = route(raw("1", everyone), Limits(65_536, 10_000), many, recent)
+    assert isinstance(again, Rejection) and again.reason == "too_many_subjects"
     at_the_cap = " ".join(f"@brand{n}" for n in range(20))
     routed = route(raw("2", at_the_cap), Limits(65_536, 10_000), many, RecentPosts(10))
     assert isinstance(routed, Routed) and len(routed.subject_posts()) == 20
