@@ -18,15 +18,19 @@ from schemas import DeadLetter, SourcePosition
 log = logging.getLogger(__name__)
 
 
-def source_of(event: Any) -> SourcePosition:
-    message = event.message
-    timestamp = message.timestamp
+def position(topic: str, partition: int, offset: int, timestamp: float | None) -> SourcePosition:
+    """Where a record came from; ``timestamp`` in seconds, as faust's messages carry it."""
     return SourcePosition(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
+        topic=topic,
+        partition=partition,
+        offset=offset,
         timestamp_ms=int(timestamp * 1000) if timestamp else None,
     )
+
+
+def source_of(event: Any) -> SourcePosition:
+    message = event.message
+    return position(message.topic, message.partition, message.offset, message.timestamp)
 
 
 def dead_letter(

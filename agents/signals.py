@@ -16,7 +16,7 @@ import faust
 import orjson
 
 from agents.context import event_context
-from agents.dead_letters import dead_letter, processing_error
+from agents.dead_letters import dead_letter, position, processing_error
 from agents.model_cache import ModelCache
 from agents.sentiment_model import ready, sentiment_model
 from pipeline.models.sentiment import SentimentScore
@@ -24,7 +24,7 @@ from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
 from pipeline.runtime.data_producer import Record
-from schemas import SourcePosition, SubjectPost
+from schemas import SubjectPost
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ async def signals(stream: Any) -> None:
                             orjson.dumps({"subject": subject, "post": rejected.post}),
                             rejected.reason,
                             rejected.detail,
-                            _source_position(rejected.source),
+                            position(*rejected.source),
                             key=subject.encode(),
                         )
                     )
@@ -141,13 +141,3 @@ def _scores(texts: list[str]) -> list[SentimentScore | Exception]:
         except Exception as exc:
             scores.append(exc)
     return scores
-
-
-def _source_position(source: list[Any]) -> SourcePosition:
-    topic, partition, offset, timestamp = source
-    return SourcePosition(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        timestamp_ms=int(timestamp * 1000) if timestamp else None,
-    )
