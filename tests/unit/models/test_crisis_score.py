@@ -91,6 +91,20 @@ def test_a_single_platform_followerless_crisis_opens_one_alert_after_its_onset(
     assert opened.components["volume"] > 0.9
 
 
+def test_a_keyword_stream_that_begins_with_its_crisis_opens_on_reports_of_harm() -> None:
+    """The NY train crash's keyword collection starts with the derailment: no quiet hour for
+    the volume term to compare with (its rate is learnt from the crisis itself). Its posts
+    report deaths, injuries and a derailment, against 5% of posts in general."""
+    truth = next(t for t in read_truth(REAL / "crisis_truth.jsonl") if "NY_train" in t.crisis_id)
+    alerts = alerts_of("2013_NY_train_crash", truth.subject)
+    assert len({a.alert_id for a in alerts}) == 1
+    opened = alerts[0]
+    assert truth.onset <= opened.detected_at <= truth.onset + timedelta(minutes=45)
+    assert opened.components["harm"] > 0.9 and opened.components["volume"] < 0.5
+    assert opened.impact.harm_share > 0.3 and opened.impact.harm_share_baseline == 0.05
+    assert "reports of harm" in opened.summary
+
+
 def test_ordinary_real_days_raise_no_alert() -> None:
     """Six airlines' ordinary week, from an empty history (the first night then morning is a
     daily cycle nobody has seen yet). American Airlines is left out: its volume jumps 90x on
