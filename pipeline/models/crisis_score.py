@@ -104,10 +104,12 @@ class ScoreConfig:
     #: number of such posts in the fast window, at which the term starts and is full.
     intent_shift: tuple[float, float] = (0.02, 0.12)
     intent_posts: tuple[float, float] = (2.0, 8.0)
-    #: Harm: rise of the share of posts reporting harm over the usual share, and the (decayed)
-    #: number of such posts in the fast window, at which the term starts and is full.
+    #: Harm: rise of the share of posts reporting harm over the usual share, and how unlikely
+    #: that many such posts among the fast window's are at the usual share (-log10 of the
+    #: binomial tail), at which the term starts and is full: 4 of 4 posts at 5% is 5.2, 3 of 10
+    #: is 1.9, so a thin feed's few posts count when they all report harm.
     harm_shift: tuple[float, float] = (0.15, 0.35)
-    harm_posts: tuple[float, float] = (4.0, 12.0)
+    harm_surprise: tuple[float, float] = (3.0, 6.0)
     #: A story is hot at this many posts per minute (5-minute average): one post in 5 minutes.
     hot_velocity: float = 0.2
     #: Spread: platforms of the hottest story (1: none, 3: full), and its velocity.
@@ -356,10 +358,22 @@ def intent_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> 
 
 def harm_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
     sentiment = report["sentiment"]
+    share, harmed = sentiment.get("harm_share_current", 0.0), sentiment.get("harm_posts", 0.0)
+    if share <= 0.0 or harmed <= 0.0:
+        return 0.0
+    usual = min(max(sentiment.get("harm_share_baseline", 0.0), 1e-3), 1.0 - 1e-3)
+    # Decayed counts: the fast window's posts n and those reporting harm k (k = share * n).
+    surprise = binomial_surprise(harmed, harmed / share, usual)
     return min(
-        ramp(sentiment.get("harm_shift", 0.0), cfg.harm_shift),
-        ramp(sentiment.get("harm_posts", 0.0), cfg.harm_posts),
+        ramp(sentiment.get("harm_shift", 0.0), cfg.harm_shift), ramp(surprise, cfg.harm_surprise)
     )
+
+
+def binomial_surprise(k: float, n: float, p: float) -> float:
+    """-log10 P(X >= k), X binomial (n, p), for real k <= n (decayed counts):
+    P(X >= k) = I_p(k, n - k + 1)."""
+    tail = float(special.betainc(k, max(n - k, 0.0) + 1.0, p))
+    return -math.log10(tail) if tail > 0 else 300.0
 
 
 #: The evidence terms the report itself gives, by name (``anomaly`` is the detector's model).
