@@ -51,8 +51,10 @@ outage outages breach breached leak leaked hacked recall recalled contaminated c
 poisoning toxic spill
 """
 HARM_WORDS = frozenset((_PEOPLE + _EVENTS + _SERVICE).split())
+# The words and their hashtags: one set intersection per post (C speed, ~0.3 us).
+_HARM_TOKENS = HARM_WORDS | {"#" + word for word in HARM_WORDS}
 
 
 def reports_harm(tokens: Sequence[str]) -> bool:
     """Whether a post's tokens (sentiment_features.analyse) report harm; negated words do not."""
-    return any(token.lstrip("#") in HARM_WORDS for token in tokens)
+    return not _HARM_TOKENS.isdisjoint(tokens)
