@@ -3,9 +3,9 @@
 A crisis is something that hurts: people killed or injured, a crash, fire, explosion, collapse,
 attack, natural disaster, evacuation, or for a company an outage, breach, leak, recall or
 contamination. Posts about one say so in a few hundred common words, while ordinary posts about
-a subject rarely do: on the 14,640 airline tweets (complaints included) 2.5% of posts use one of
-these words, on 20,000 general SemEval tweets 4.3%, on the CrisisLexT26 tweets labelled "related
-and informative" 58% (and 23% of those labelled "not related", collected by the same disaster
+a subject rarely do: on the 14,640 airline tweets (complaints included) 1.2% of posts use one of
+these words, on 20,000 general SemEval tweets 3.2%, on the CrisisLexT26 tweets labelled "related
+and informative" 57% (and 23% of those labelled "not related", collected by the same disaster
 keywords). So the share of a subject's posts reporting harm is evidence that needs no history
 of the subject's own: against the usual share of posts in general until the subject's own
 baseline is warm, and against that baseline afterwards (a subject whose ordinary talk is of harm,
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 #: The share of posts in general that report harm: the reference until a subject's own baseline
-#: is warm. 0.05 is a little above the general tweets' 4.3% (and the airline tweets' 2.5%).
+#: is warm. 0.05 is above the general tweets' 3.2% and the airline tweets' 1.2%.
 GENERAL_SHARE = 0.05
 
 _PEOPLE = """
