@@ -22,6 +22,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+
+from pipeline.models.sentiment_features import Analysis, token_keys
+from pipeline.models.token_hash import HashSet
 
 INTENT_KINDS = ("boycott", "cancel", "switch", "refund", "legal", "protest", "share")
 
@@ -237,3 +243,25 @@ def intents(tokens: Sequence[str]) -> tuple[str, ...]:
     if stems:
         found.update(_STEMS[m.group(1)] for m in _STEM.finditer(text))
     return tuple(kind for kind in INTENT_KINDS if kind in found)
+
+
+@cache
+def _required_keys() -> HashSet:
+    # None of the required tokens has a run of four equal characters (token_keys' condition).
+    return HashSet(token_keys(sorted(_REQUIRED)))
+
+
+def intents_many(analysis: Analysis) -> list[tuple[str, ...]]:
+    """``intents`` of every post of an analysed batch. The batch is sifted at once: a post whose
+    token hashes hold none of the required tokens' and whose text holds no stem states no intent
+    (the patterns need one or the other), so only the few others are read as text. The sieve
+    only lets through: a hash collision costs a look, never a miss."""
+    a = analysis
+    out: list[tuple[str, ...]] = [()] * a.n
+    hit = a.row[_required_keys().find(a.hashes)[0]]
+    stems = [m.start() for m in _ANY_STEM.finditer(a.normalised)]
+    stem_rows = np.searchsorted(a.normalised_seps, np.array(stems, dtype=np.int64))
+    candidates = np.unique(np.concatenate((hit, stem_rows))).tolist()
+    for i, tokens in zip(candidates, a.tokens_of(candidates), strict=True):
+        out[i] = intents(tokens)
+    return out

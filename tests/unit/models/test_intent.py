@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import pytest
 
-from pipeline.models.intent import INTENT_KINDS, intents
+from pipeline.models.intent import INTENT_KINDS, intents, intents_many
 from pipeline.models.sentiment_features import analyse
 
 
@@ -55,3 +58,25 @@ def test_kinds_come_in_a_fixed_order() -> None:
     text = "please share this: I want a refund and I will never fly @united again #boycott"
     assert stated(text) == ("boycott", "refund", "share")
     assert set(stated(text)) <= set(INTENT_KINDS)
+
+
+AIRLINE = Path(__file__).resolve().parents[3] / "pipeline" / "data" / "airline_tweets_2015.csv"
+
+
+def test_a_batch_finds_what_each_post_alone_finds() -> None:
+    # intents_many reads as text only the posts its sieve lets through: it must miss none.
+    with AIRLINE.open(newline="", encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)]
+    hand = [
+        "@united I will never fly with you again!",
+        "#BoycottUnited!!! unsubscribing now",
+        "Hello @Delta goodbye @united",
+        "sign the petition",
+        "I would never boycott @SouthwestAir",
+        "",
+    ]
+    texts = hand + texts
+    analysis = analyse(texts)
+    alone = [intents(tokens) for tokens in analysis.tokens]
+    assert intents_many(analysis) == alone
+    assert sum(1 for kinds in alone if kinds) > 100  # the airline tweets state many
