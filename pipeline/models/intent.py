@@ -309,10 +309,10 @@ def intents_many(analysis: Analysis) -> list[tuple[str, ...]]:
         possible |= holds
     stems = []  # where a stem stands (str.find: a regex over the batch's text cost 3x more)
     for stem in _STEMS:
-        at = a.normalised.find(stem)
-        while at >= 0:
-            stems.append(at)
-            at = a.normalised.find(stem, at + 1)
+        where = a.normalised.find(stem)
+        while where >= 0:
+            stems.append(where)
+            where = a.normalised.find(stem, where + 1)
     stem_rows = np.searchsorted(a.normalised_seps, np.array(stems, dtype=np.int64))
     candidates = np.union1d(rows[possible], stem_rows).tolist()
     for i, tokens in zip(candidates, a.tokens_of(candidates), strict=True):
