@@ -79,6 +79,10 @@ class Impact(Record):
     intent_share: float = 0.0
     intent_share_baseline: float = 0.0
     intent_kinds: dict[str, float] = Field(default_factory=dict)
+    #: Share of the subject's recent posts reporting harm to people, property or service, and
+    #: the usual share it is compared with (pipeline/models/harm.py).
+    harm_share: float = 0.0
+    harm_share_baseline: float = 0.0
 
 
 class Playbook(Record):

@@ -33,6 +33,13 @@ class SentimentSignal(Record):
     #: Posts with intent in the fast window (decayed count), and per kind of intent.
     intent_posts: float = 0.0
     intent_kinds: dict[str, float] = Field(default_factory=dict)
+    #: Share of posts reporting harm to people, property or service (pipeline/models/harm.py):
+    #: the usual share (posts in general until the baseline is warm, then the subject's own),
+    #: the current share, the current minus the usual, and the posts in the fast window.
+    harm_share_baseline: float = 0.0
+    harm_share_current: float = 0.0
+    harm_shift: float = 0.0
+    harm_posts: float = 0.0
     #: A significant negative shift against the baseline.
     shift: bool
     #: The baseline has enough history (event time and posts) to be trusted.

@@ -102,6 +102,11 @@ def build_alert(
             f"; intent to act {sentiment['intent_share_current']:.0%} vs "
             f"{sentiment['intent_share_baseline']:.0%} ({stated})"
         )
+    if sentiment.get("harm_shift", 0.0) > 0.0:
+        summary += (
+            f"; reports of harm {sentiment['harm_share_current']:.0%} of posts vs "
+            f"{sentiment['harm_share_baseline']:.0%} usual"
+        )
     if story is not None:
         summary += (
             f"; leading story from {story['origin_platform']} by "
@@ -151,6 +156,8 @@ def build_alert(
                 "intent_share": sentiment.get("intent_share_current", 0.0),
                 "intent_share_baseline": sentiment.get("intent_share_baseline", 0.0),
                 "intent_kinds": sentiment.get("intent_kinds", {}),
+                "harm_share": sentiment.get("harm_share_current", 0.0),
+                "harm_share_baseline": sentiment.get("harm_share_baseline", 0.0),
             },
             "evidence": [s["first_post"] for s in evidence_stories],
             "playbook": {"step": step, "action": action},

@@ -22,6 +22,14 @@ marked down for what it cannot. The terms, and why:
   over its baseline and the number of such posts (both needed). Evidence for, never against
   (``SUPPORTING``): most crises have no boycott (nobody boycotts an earthquake), so its weight
   counts only as far as the term is present, and it can only raise the score.
+- ``harm``: more of the subject's recent posts report harm to people, property or service
+  (deaths, injuries, a crash, fire, attack, disaster, outage, breach, recall: harm.py) than
+  usual, and enough of them (both needed). The usual share is that of posts in general until
+  the subject's own baseline is warm, so it is evidence with no history: a keyword stream that
+  begins with the crisis (its collection started when the event did) has no quiet hours for the
+  volume term to compare against, and its first posts are mostly reports of harm. Evidence for,
+  never against (``SUPPORTING``); at full it alone reaches the open threshold against a calm
+  volume (0.30 / (0.30 + 0.30)), so that such a stream opens within its first posts.
 - ``anomaly``: river's HalfSpaceTrees on the report's aggregates (not per post), learnt from the
   subject's ordinary reports only, so unusual combinations that no single term catches count.
   Unknown until it has learnt enough reports.
@@ -44,9 +52,9 @@ from typing import Any
 from river import anomaly
 from scipy import special
 
-TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "intent", "anomaly")
+TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "intent", "harm", "anomaly")
 #: Terms that are evidence for a crisis only: their weight counts as far as they are present.
-SUPPORTING = frozenset({"intent"})
+SUPPORTING = frozenset({"intent", "harm"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,7 @@ class ScoreConfig:
     weight_reach: float = 0.10
     weight_anomaly: float = 0.10
     weight_intent: float = 0.10
+    weight_harm: float = 0.30
     #: Volume: ratio of a window's rate to the rate's upper credible bound at which the term
     #: starts and is full (the effect size; the surprise below is the significance).
     volume_ratio: tuple[float, float] = (2.0, 6.0)
@@ -95,6 +104,12 @@ class ScoreConfig:
     #: number of such posts in the fast window, at which the term starts and is full.
     intent_shift: tuple[float, float] = (0.02, 0.12)
     intent_posts: tuple[float, float] = (2.0, 8.0)
+    #: Harm: rise of the share of posts reporting harm over the usual share, and how unlikely
+    #: that many such posts among the fast window's are at the usual share (-log10 of the
+    #: binomial tail), at which the term starts and is full: 4 of 4 posts at 5% is 5.2, 3 of 10
+    #: is 1.9, so a thin feed's few posts count when they all report harm.
+    harm_shift: tuple[float, float] = (0.15, 0.35)
+    harm_surprise: tuple[float, float] = (3.0, 6.0)
     #: A story is hot at this many posts per minute (5-minute average): one post in 5 minutes.
     hot_velocity: float = 0.2
     #: Spread: platforms of the hottest story (1: none, 3: full), and its velocity.
@@ -341,6 +356,26 @@ def intent_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> 
     )
 
 
+def harm_term(report: dict[str, Any], cfg: ScoreConfig, feed: FeedProfile) -> float | None:
+    sentiment = report["sentiment"]
+    share, harmed = sentiment.get("harm_share_current", 0.0), sentiment.get("harm_posts", 0.0)
+    if share <= 0.0 or harmed <= 0.0:
+        return 0.0
+    usual = min(max(sentiment.get("harm_share_baseline", 0.0), 1e-3), 1.0 - 1e-3)
+    # Decayed counts: the fast window's posts n and those reporting harm k (k = share * n).
+    surprise = binomial_surprise(harmed, harmed / share, usual)
+    return min(
+        ramp(sentiment.get("harm_shift", 0.0), cfg.harm_shift), ramp(surprise, cfg.harm_surprise)
+    )
+
+
+def binomial_surprise(k: float, n: float, p: float) -> float:
+    """-log10 P(X >= k), X binomial (n, p), for real k <= n (decayed counts):
+    P(X >= k) = I_p(k, n - k + 1)."""
+    tail = float(special.betainc(k, max(n - k, 0.0) + 1.0, p))
+    return -math.log10(tail) if tail > 0 else 300.0
+
+
 #: The evidence terms the report itself gives, by name (``anomaly`` is the detector's model).
 #: A term returns 0..1, or None when the subject's feed cannot show that evidence.
 TERM_FUNCTIONS: dict[str, TermFn] = {
@@ -350,6 +385,7 @@ TERM_FUNCTIONS: dict[str, TermFn] = {
     "leaders": leaders_term,
     "reach": reach_term,
     "intent": intent_term,
+    "harm": harm_term,
 }
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.models.harm import GENERAL_SHARE, harm_many
 from pipeline.models.intent import intents_many
 from pipeline.models.sentiment_features import analyse, featurize
 from pipeline.models.sentiment_linear import LinearSentiment, OnlineLinear, softmax
@@ -43,12 +44,14 @@ class SentimentScore:
     """One post's sentiment. ``compound`` is in [-1, 1]: VADER's compound for the lexicon,
     P(positive) - P(negative) for the model. ``proba`` has the three labels; the lexicon is a
     rule, not a distribution, so it puts 1.0 on its label. ``intents``: the kinds of intent to
-    act the post states (intent.INTENT_KINDS), empty for most posts."""
+    act the post states (intent.INTENT_KINDS), empty for most posts. ``harm``: the post
+    reports harm to people, property or service (harm.py)."""
 
     compound: float
     label: str
     proba: dict[str, float]
     intents: tuple[str, ...] = field(default=())
+    harm: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class SentimentScore:
             "label": self.label,
             "proba": dict(self.proba),
             "intents": list(self.intents),
+            "harm": self.harm,
         }
 
 
@@ -147,9 +151,16 @@ class SentimentModel:
         compound = np.clip(proba[:, 2] - proba[:, 0], -1.0, 1.0).tolist()
         # The proba dict as a literal: dict(zip(LABELS, ...)) per post cost 1.3 us more.
         return [
-            SentimentScore(c, LABELS[k], {"negative": neg, "neutral": neu, "positive": pos}, kinds)
-            for c, k, (neg, neu, pos), kinds in zip(
-                compound, labels, proba.tolist(), intents_many(analysis), strict=True
+            SentimentScore(
+                c, LABELS[k], {"negative": neg, "neutral": neu, "positive": pos}, kinds, harm
+            )
+            for c, k, (neg, neu, pos), kinds, harm in zip(
+                compound,
+                labels,
+                proba.tolist(),
+                intents_many(analysis),
+                harm_many(analysis),
+                strict=True,
             )
         ]
 
@@ -204,12 +215,26 @@ class BaselineConfig:
 def _new_average() -> dict[str, float]:
     # w: decayed weight (post count); w2: decayed sum of squared weights (for the effective
     # sample size); mean/var: of the compound; negative: share of posts labelled negative;
-    # intent: share of posts stating an intent to act.
-    return {"w": 0.0, "w2": 0.0, "mean": 0.0, "var": 0.0, "negative": 0.0, "intent": 0.0}
+    # intent: share of posts stating an intent to act; harm: share of posts reporting harm.
+    return {
+        "w": 0.0,
+        "w2": 0.0,
+        "mean": 0.0,
+        "var": 0.0,
+        "negative": 0.0,
+        "intent": 0.0,
+        "harm": 0.0,
+    }
 
 
 def _update(
-    average: dict[str, float], decay: float, weight: float, x: float, neg: float, intent: float
+    average: dict[str, float],
+    decay: float,
+    weight: float,
+    x: float,
+    neg: float,
+    intent: float,
+    harm: float,
 ) -> None:
     """Decay the average by elapsed event time, then add one post of the given weight."""
     if weight <= 0.0:  # a post so late that its weight underflowed: nothing to add
@@ -224,6 +249,7 @@ def _update(
     average["negative"] += alpha * (neg - average["negative"])
     # .get: states written before intent was tracked start it at 0.
     average["intent"] = average.get("intent", 0.0) + alpha * (intent - average.get("intent", 0.0))
+    average["harm"] = average.get("harm", 0.0) + alpha * (harm - average.get("harm", 0.0))
     average["w"] = w
 
 
@@ -248,9 +274,11 @@ class SentimentBaseline:
     def learn_one(self, ts: float, score: SentimentScore | dict[str, Any]) -> None:
         if isinstance(score, SentimentScore):
             compound, label, kinds = score.compound, score.label, score.intents
+            harm = 1.0 if score.harm else 0.0
         else:
             compound, label = float(score["compound"]), str(score["label"])
             kinds = tuple(score.get("intents", ()))
+            harm = 1.0 if score.get("harm") else 0.0
         state = self.state
         last = state["last_ts"]
         # In order, the averages decay by the time elapsed since the last post and the post
@@ -267,7 +295,7 @@ class SentimentBaseline:
         ):
             decay = 0.5 ** (elapsed / half_life)
             weight = 0.5 ** (age / half_life)
-            _update(state[name], decay, weight, compound, neg, intent)
+            _update(state[name], decay, weight, compound, neg, intent, harm)
         # Decayed counts of each kind of intent in the fast window (only kinds seen are kept).
         decay = 0.5 ** (elapsed / self.config.current_half_life_s)
         weight = 0.5 ** (age / self.config.current_half_life_s)
@@ -300,6 +328,7 @@ class SentimentBaseline:
             and state["last_ts"] - state["first_ts"] >= cfg.warmup_s
             and baseline["w"] >= cfg.min_baseline_weight
         )
+        harm_usual = baseline.get("harm", 0.0) if warmed_up else GENERAL_SHARE
         shift = (
             warmed_up
             and current["w"] >= cfg.min_current_weight
@@ -325,6 +354,11 @@ class SentimentBaseline:
                 for kind, count in sorted(state.get("intent_kinds", {}).items())
                 if count >= 0.05
             },
+            # Harm: against the general share until the subject's own baseline is warm (harm.py).
+            "harm_share_baseline": harm_usual,
+            "harm_share_current": current.get("harm", 0.0),
+            "harm_shift": current.get("harm", 0.0) - harm_usual,
+            "harm_posts": current.get("harm", 0.0) * current["w"],
             "shift": shift,
             "warm": warmed_up,
             "n": state["n"],

@@ -150,6 +150,16 @@ INTENT_SHARE_BASELINE = Gauge(
     "Baseline (1 day EW) share of a subject's posts stating an intent to act against it, 0..1",
     ["subject"],
 )
+HARM_SHARE_CURRENT = Gauge(
+    "crisiswatch_harm_share_current",
+    "Recent (30 min EW) share of a subject's posts reporting harm to people, property or service",
+    ["subject"],
+)
+HARM_SHARE_BASELINE = Gauge(
+    "crisiswatch_harm_share_baseline",
+    "Usual share of posts reporting harm: posts in general until the subject's baseline is warm",
+    ["subject"],
+)
 SUBJECT_GAUGES = (
     CRISIS_SCORE,
     SUBJECT_PHASE,
@@ -162,6 +172,8 @@ SUBJECT_GAUGES = (
     CRISIS_PROJECTED_REACH,
     INTENT_SHARE_CURRENT,
     INTENT_SHARE_BASELINE,
+    HARM_SHARE_CURRENT,
+    HARM_SHARE_BASELINE,
 )
 
 # --- pipeline health: per stage ---------------------------------------------------------------

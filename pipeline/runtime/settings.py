@@ -131,6 +131,7 @@ class Settings:
     crisis_weight_reach: float = 0.10
     crisis_weight_anomaly: float = 0.10
     crisis_weight_intent: float = 0.10
+    crisis_weight_harm: float = 0.30
     #: The score's denominator is at least this weight: with few terms known (a one-platform
     #: feed without followers), one term must be nearly full to open a crisis alone.
     crisis_min_known_weight: float = 0.55
@@ -206,6 +207,7 @@ class Settings:
                 weight_reach=self.crisis_weight_reach,
                 weight_anomaly=self.crisis_weight_anomaly,
                 weight_intent=self.crisis_weight_intent,
+                weight_harm=self.crisis_weight_harm,
                 min_known_weight=self.crisis_min_known_weight,
                 volume_daily_amplitude=self.crisis_daily_amplitude,
             ),

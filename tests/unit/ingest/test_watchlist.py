@@ -33,6 +33,10 @@ WATCH = WatchList(
         ("flew United Airlines today", "", ["united"]),
         ("flew united to Denver", "", []),  # a bare word is not the name
         ("united airlines", "", ["united"]),
+        # a name matches as a keyword query: all its words, any order, #tags and @mentions too
+        ("airlines are a mess, United worst of all", "", ["united"]),
+        ("#united #airlines", "", ["united"]),
+        ("acme skates: the rocket ones", "", ["acme"]),
         ("my ACME rocket skates broke", "", ["acme"]),
         ("acme", "", ["acme"]),
         ("@united and @AcmeCorp both", "", ["acme", "united"]),
@@ -109,3 +113,30 @@ def test_a_watch_list_error_names_the_file(tmp_path: Path) -> None:
     path.write_text('[[subjects]]\nid = "x"\nkeywords = ["C++"]\n')
     with pytest.raises(WatchListError, match=f"watch list {path}: subject x: 'C\\+\\+'"):
         WatchList.load(path)
+
+
+def test_a_quoted_term_matches_only_as_that_exact_phrase() -> None:
+    watch = WatchList([Subject("usair", "US Airways", names=('"US Airways"', "York train crash"))])
+    assert watch.match("flying US Airways today") == ["usair"]
+    assert watch.match("tell us about British Airways") == []
+    # unquoted: the words of a keyword stream's query, in any order (Twitter's track semantics)
+    assert watch.match("a train has derailed in New York; crash site closed") == ["usair"]
+    assert watch.match("New York train was late") == []
+
+
+def test_real_keyword_stream_routes_as_its_collection_did() -> None:
+    """Every CrisisLexT26 tweet was collected by the event's keywords with Twitter's track
+    semantics; these NY train crash tweets hold its keywords' words, but not as phrases. The
+    names are the data set's watch-list entry for the event (../shared/data/real)."""
+    names = (
+        "#MetroNorth Derailment", "#NewYork derailment", "#Spuyten Duyvil", "NY train crash",
+        "NYC derailment", "New York derailment", "York train crash", "metro north crash",
+        "metro north derailment", "ny train derailed", "nyc train derailed", "york train derailed",
+    )  # fmt: skip
+    watch = WatchList([Subject("2013-ny-train-crash", "NYC train crash", names=names)])
+    texts = [
+        "RT @AP: BREAKING: Police say a Metro-North passenger train has derailed in New York "
+        "City; some cars in water.",
+        "Train derailed in New York! Hope everyone's ok",
+    ]
+    assert [watch.match(text) for text in texts] == [["2013-ny-train-crash"]] * 2

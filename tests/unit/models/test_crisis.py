@@ -12,7 +12,13 @@ import pytest
 from pipeline.ingest.watchlist import WatchList
 from pipeline.models.crisis import RULE, CrisisConfig, CrisisDetector, severity_of
 from pipeline.models.crisis_alert import build_alert
-from pipeline.models.crisis_score import TERMS, ScoreConfig, crisis_score, evidence_terms
+from pipeline.models.crisis_score import (
+    SUPPORTING,
+    TERMS,
+    ScoreConfig,
+    crisis_score,
+    evidence_terms,
+)
 from pipeline.runtime.settings import Settings
 from pipeline.tools.offline import run_offline
 from pipeline.tools.scenario import T0, crisis_scenario, encoded, ordinary_scenario
@@ -213,7 +219,9 @@ def test_intent_to_act_is_evidence_in_the_score_and_in_the_alert() -> None:
     few = {**angry, "sentiment": {**angry["sentiment"], "intent_posts": 2.0}}
     assert evidence_terms(few, cfg)["intent"] == 0.0
     terms = {**dict.fromkeys(TERMS, 0.0), "intent": 1.0}
-    share = cfg.weight_intent / sum(cfg.weights().values())
+    # The other supporting term (harm) is absent (0): its weight does not count.
+    weights = {t: w for t, w in cfg.weights().items() if t not in SUPPORTING or t == "intent"}
+    share = cfg.weight_intent / sum(weights.values())
     assert crisis_score(terms, cfg) == pytest.approx(share)
     alert = build_alert(
         angry,

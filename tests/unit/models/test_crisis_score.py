@@ -16,8 +16,10 @@ import pytest
 from pipeline.ingest.watchlist import WatchList
 from pipeline.models.crisis_score import (
     ScoreConfig,
+    binomial_surprise,
     count_surprise,
     crisis_score,
+    harm_term,
     rate_posterior,
 )
 from pipeline.runtime.settings import PACKAGE_DATA
@@ -91,6 +93,20 @@ def test_a_single_platform_followerless_crisis_opens_one_alert_after_its_onset(
     assert opened.components["volume"] > 0.9
 
 
+def test_a_keyword_stream_that_begins_with_its_crisis_opens_on_reports_of_harm() -> None:
+    """The NY train crash's keyword collection starts with the derailment: no quiet hour for
+    the volume term to compare with (its rate is learnt from the crisis itself). Its posts
+    report deaths, injuries and a derailment, against 5% of posts in general."""
+    truth = next(t for t in read_truth(REAL / "crisis_truth.jsonl") if "NY_train" in t.crisis_id)
+    alerts = alerts_of("2013_NY_train_crash", truth.subject)
+    assert len({a.alert_id for a in alerts}) == 1
+    opened = alerts[0]
+    assert truth.onset <= opened.detected_at <= truth.onset + timedelta(minutes=45)
+    assert opened.components["harm"] > 0.9 and opened.components["volume"] < 0.5
+    assert opened.impact.harm_share > 0.3 and opened.impact.harm_share_baseline == 0.05
+    assert "reports of harm" in opened.summary
+
+
 def test_ordinary_real_days_raise_no_alert() -> None:
     """Six airlines' ordinary week, from an empty history (the first night then morning is a
     daily cycle nobody has seen yet). American Airlines is left out: its volume jumps 90x on
@@ -108,3 +124,23 @@ def test_a_sparse_crisis_stays_one_alert_through_its_night_lull() -> None:
     alerts = alerts_of("2012_Venezuela_refinery", truth.subject)
     assert len({a.alert_id for a in alerts}) == 1
     assert alerts[0].state == "opened" and alerts[0].detected_at > truth.onset
+
+
+def test_harm_counts_by_how_unlikely_its_posts_are_at_the_usual_share() -> None:
+    def harm(current: float, posts: float, usual: float = 0.05) -> float | None:
+        sentiment = {
+            "harm_share_current": current,
+            "harm_posts": posts,
+            "harm_share_baseline": usual,
+            "harm_shift": current - usual,
+        }
+        return harm_term({"sentiment": sentiment}, CFG, {})
+
+    # A thin feed's four posts, all reporting harm: -log10 0.05^4 = 5.2, most of the way.
+    assert binomial_surprise(4, 4, 0.05) == pytest.approx(5.2, abs=0.01)
+    assert harm(1.0, 4.0) == pytest.approx((5.2041 - 3.0) / 3.0, abs=1e-3)
+    # Three in ten: a shift of 0.25, but 1.9 is no surprise at 5%.
+    assert harm(0.3, 3.0) == 0.0
+    # The same share against a subject whose usual share is as high: nothing.
+    assert harm(0.6, 20.0, usual=0.6) == 0.0
+    assert harm(0.0, 0.0) == 0.0

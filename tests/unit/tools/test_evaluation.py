@@ -73,6 +73,7 @@ async def test_a_public_set_in_post_and_truth_format_is_evaluated_stream_by_stre
         real / "2012_Costa_Rica_earthquake.jsonl",
         real / "2013_LA_airport_shootings.jsonl",
         real / "2012_Venezuela_refinery.jsonl",
+        real / "2013_NY_train_crash.jsonl",
     ]
     result = await run_evaluation(
         Settings().replace(state_dir=tmp_path),
@@ -82,11 +83,11 @@ async def test_a_public_set_in_post_and_truth_format_is_evaluated_stream_by_stre
         console=Console(quiet=True),
         watchlist_path=real / "watchlist.toml",
     )
-    assert (result.crises, result.detected, result.false_alerts) == (3, 3, 0)
-    assert result.subjects == 3
+    assert (result.crises, result.detected, result.false_alerts) == (4, 4, 0)
+    assert result.subjects == 4
     # Subject-days are summed over the streams: 1.36 days of Costa Rica, 0.36 of LA, 2.55 of
-    # Venezuela (each from the stream's first routed post to its last).
-    assert result.subjects * result.days == pytest.approx(4.27, abs=0.01)
+    # Venezuela, 0.07 of NY (each from the stream's first routed post to its last).
+    assert result.subjects * result.days == pytest.approx(4.34, abs=0.01)
     assert all(o.delay_seconds is not None and o.delay_seconds > 0 for o in result.outcomes)
     assert result.origin_platform == 1.0
     assert result.reach_interval_coverage is None  # followers unknown: nothing to cover
