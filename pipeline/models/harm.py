@@ -23,6 +23,12 @@ as harm, which is the point.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+
+from pipeline.models.sentiment_features import Analysis, token_keys
+from pipeline.models.token_hash import HashSet
 
 #: The share of posts in general that report harm: the reference until a subject's own baseline
 #: is warm. 0.05 is above the general tweets' 3.2% and the airline tweets' 1.2%.
@@ -58,3 +64,22 @@ _HARM_TOKENS = HARM_WORDS | {"#" + word for word in HARM_WORDS}
 def reports_harm(tokens: Sequence[str]) -> bool:
     """Whether a post's tokens (sentiment_features.analyse) report harm; negated words do not."""
     return not _HARM_TOKENS.isdisjoint(tokens)
+
+
+@cache
+def _harm_keys() -> HashSet:
+    # A token reports harm as the word or as its hashtag; no harm word has a run of four equal
+    # characters (token_keys' condition).
+    words = sorted(HARM_WORDS)
+    return HashSet(token_keys(words + ["#" + word for word in words]))
+
+
+def harm_many(analysis: Analysis) -> list[bool]:
+    """``reports_harm`` of every post of an analysed batch: only the posts with a token whose
+    hash is a harm word's (or its hashtag's; a negated token has another hash) are read as
+    text, to check (a hash collision costs a look, never a wrong answer)."""
+    out = [False] * analysis.n
+    candidates = np.unique(analysis.row[_harm_keys().find(analysis.hashes)[0]]).tolist()
+    for i, tokens in zip(candidates, analysis.tokens_of(candidates), strict=True):
+        out[i] = reports_harm(tokens)
+    return out

@@ -16,8 +16,9 @@ The hash is our own polynomial hash over code points (mod 2**64), so it is the s
 process (Python's ``hash`` is salted per process).
 
 Batch-native: the whole batch is normalised and tokenised as one string (posts joined by NUL,
-which cannot occur in them), and every hash, negation scope and count is a numpy operation over
-all the batch's tokens at once; Python touches each post only to cut it and to read its intent.
+which cannot occur in them; sentiment_tokens.py), and every hash (token_hash.py), negation
+scope and count is a numpy operation over all the batch's tokens at once; Python touches each
+post only to cut it, and reads as text only the few posts that may state an intent.
 Cost is linear and bounded per post: only the first ``MAX_CHARS`` characters and
 ``MAX_TOKENS`` tokens of a post are scored (a tweet has at most 280 characters), so a 40 KB
 post of 10,000 emoji costs what a long tweet costs.
@@ -26,16 +27,23 @@ post of 10,000 emoji costs what a long tweet costs.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import vaderSentiment  # type: ignore[import-untyped]
+
+from pipeline.models.sentiment_tokens import HANDLE, TOKEN, URL, codepoints, token_codepoints
+from pipeline.models.token_hash import MIX as _MIX
+from pipeline.models.token_hash import HashSet
+from pipeline.models.token_hash import P as _P
+from pipeline.models.token_hash import bucket as _bucket
+from pipeline.models.token_hash import hash_words as _hash_words
+from pipeline.models.token_hash import prefix_sums as _prefix
+from pipeline.models.token_hash import span_hash as _span_hash
 
 #: Characters of a post that are scored; the rest is ignored (bounded cost per post).
 MAX_CHARS = 1_000
@@ -53,17 +61,6 @@ _CHAR_OFFSET = 1 << WORD_BITS
 CHAR_COLUMNS = range(1 << WORD_BITS, (1 << WORD_BITS) + (1 << CHAR_BITS))
 _LEXICON_OFFSET = (1 << WORD_BITS) + (1 << CHAR_BITS)
 
-# NUL separates the posts of a batch: no pattern may cross it.
-_URL = re.compile(r"https?://[^\s\x00]+|www\.[^\s\x00]+")
-_HANDLE = re.compile(r"@\w+")
-_EMOTICON = (
-    r"(?:[<>]?[:;=8][\-o\*']?[\)\]\(\[dp/\\:\}\{@\|]"
-    r"|[\)\]\(\[dp/\\:\}\{@\|][\-o\*']?[:;=8][<>]?|<3+|</3)"
-)
-# Words first: most positions start one, and the engine tries the branches in order.
-_TOKEN = re.compile(
-    r"#?[a-z0-9]+(?:'[a-z]+)?|\x00|<url>|<user>|" + _EMOTICON + r"|[!?]+|[.,;:]|[^\sa-z0-9]"
-)
 _NEGATION_WORDS = (
     "not no never nothing nobody none neither nor nowhere cannot without cant dont doesnt didnt "
     "isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt aint"
@@ -73,19 +70,10 @@ NEGATED_SUFFIX = "_neg"
 # VADER's own scaling of a negated word's valence.
 _NEGATED_VALENCE = -0.74
 
-_P = np.uint64(0x100000001B3)
-_P_INVERSE = np.uint64(pow(0x100000001B3, -1, 1 << 64))
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 _BIGRAM_SALT = np.uint64(0xB16B00B5)
 _NEGATED_SALT = np.uint64(0x5EED5EED5EED)
 _CLAUSE_END = np.array([ord(c) for c in ".,;:"], dtype=np.uint64)
 _MARKS = np.array([ord(c) for c in "!?"], dtype=np.uint64)
-
-
-def _codepoints(text: str) -> np.ndarray:
-    # surrogatepass: a lone surrogate (possible in a str, not in valid JSON) is one code point.
-    encoded = text.encode("utf-32-le", "surrogatepass")
-    return np.frombuffer(encoded, dtype=np.uint32).astype(np.uint64)
 
 
 def _squeeze(cps: np.ndarray) -> np.ndarray:
@@ -96,54 +84,6 @@ def _squeeze(cps: np.ndarray) -> np.ndarray:
     fourth &= cps[3:] != 0  # never merge two posts' separators
     keep: np.ndarray = cps[np.concatenate(([True, True, True], ~fourth))]
     return keep
-
-
-_POWERS: list[tuple[np.ndarray, np.ndarray]] = []
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """P**-j and P**j for j < n (mod 2**64), computed once and grown as batches need."""
-    if not _POWERS or len(_POWERS[0][0]) < n:
-        size = max(n, 1 << 16)
-        with np.errstate(over="ignore"):
-            inverse = np.cumprod(np.full(size, _P_INVERSE, dtype=np.uint64)) * _P
-            direct = np.cumprod(np.full(size, _P, dtype=np.uint64)) * _P_INVERSE
-        _POWERS[:] = [(inverse, direct)]
-    inverse, direct = _POWERS[0]
-    return inverse[:n], direct[:n]
-
-
-def _span_hash(cps: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Polynomial hash of every span cps[start:end] at once: prefix sums of c_j * P**-j, so a
-    span's hash is (S[end] - S[start]) * P**(end - 1), position-independent (uint64 wraps)."""
-    inverse_powers, powers = _powers(len(cps))
-    with np.errstate(over="ignore"):
-        prefix = np.concatenate(
-            (np.zeros(1, np.uint64), np.cumsum(cps * inverse_powers, dtype=np.uint64))
-        )
-        hashes: np.ndarray = (prefix[end] - prefix[start]) * powers[np.maximum(end - 1, 0)]
-    return hashes
-
-
-def _hash_words(words: Sequence[str]) -> np.ndarray:
-    """Our hash of each word (as a token of a batch would get it)."""
-    cps = _codepoints(" ".join(words))
-    lengths = np.array([len(w) for w in words], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
-    return _span_hash(cps, starts, starts + lengths)
-
-
-def _bucket(hashes: np.ndarray, bits: int) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return ((hashes * _MIX) >> np.uint64(64 - bits)).astype(np.int64)
-
-
-def _row_scale(rows: np.ndarray, n_rows: int) -> np.ndarray:
-    """Per row: 1 / sqrt(its entries), so every row weighs the same whatever the post's length
-    (a repeated n-gram counts once per occurrence)."""
-    per_row = np.bincount(rows, minlength=n_rows)
-    scale: np.ndarray = 1.0 / np.sqrt(np.maximum(per_row, 1).astype(np.float32))
-    return scale
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +135,10 @@ class Analysis:
 
     n: int
     normalised: str  # the batch's normalised posts joined by NUL
-    tokens: list[list[str]]  # per post, negated ones with NEGATED_SUFFIX
+    normalised_seps: np.ndarray  # positions of the NULs in ``normalised``
+    post_first: np.ndarray  # per post: the index of its first token among the batch's
+    kept: np.ndarray  # per scored token: its index among the batch's tokens
+    bounds: list[int]  # post i's scored tokens are kept[bounds[i]:bounds[i + 1]]
     hashes: np.ndarray  # per scored token (all posts, in order): its hash, negation included
     plain: np.ndarray  # ... its hash without negation
     negated: np.ndarray
@@ -203,6 +146,48 @@ class Analysis:
     extra_hashes: np.ndarray  # hashtags' words (#delayed also counts as delayed)
     extra_row: np.ndarray
     marks: np.ndarray  # per post: "!", "?", shouted words (each capped at 5)
+
+    def tokens_of(self, posts: Sequence[int]) -> list[list[str]]:
+        """The given posts' scored tokens as text, negated ones with NEGATED_SUFFIX (for the
+        intent patterns), in one pass over them: most posts are never read as text."""
+        bounds = np.asarray(self.bounds)
+        at = np.asarray(posts, dtype=np.int64)
+        starts, lengths = bounds[at], bounds[at + 1] - bounds[at]
+        # The positions (in ``kept``) of those posts' tokens, post after post.
+        ends = np.cumsum(lengths)
+        index = np.arange(ends[-1] if len(ends) else 0) + np.repeat(
+            starts - ends + lengths, lengths
+        )
+        # The posts' tokens as text again: TOKEN on a post alone gives the batch's tokens of
+        # that post (none crosses a separator), so no batch builds every token's string.
+        text = self.normalised
+        seps = [-1, *self.normalised_seps.tolist(), len(text)]
+        words: list[str] = []
+        offsets = []
+        for i, first in zip(at.tolist(), self.post_first[at].tolist(), strict=True):
+            offsets.append(len(words) - first)
+            words += TOKEN.findall(text, seps[i] + 1, seps[i + 1])
+        local = self.kept[index] + np.repeat(np.array(offsets, dtype=np.int64), lengths)
+        marked = [words[k] for k in local.tolist()]
+        for j in np.flatnonzero(self.negated[index]).tolist():
+            marked[j] += NEGATED_SUFFIX
+        cuts = [0, *ends.tolist()]
+        return [marked[cuts[i] : cuts[i + 1]] for i in range(len(at))]
+
+    @property
+    def tokens(self) -> list[list[str]]:
+        """Every post's tokens (``tokens_of``)."""
+        return self.tokens_of(range(self.n))
+
+
+def token_keys(tokens: Sequence[str]) -> np.ndarray:
+    """The hash each token gets in ``Analysis.hashes`` (a NEGATED_SUFFIX token: the negated
+    hash of its word), for tokens without runs of four equal characters (those are squeezed)."""
+    negated = np.array([t.endswith(NEGATED_SUFFIX) for t in tokens], dtype=bool)
+    plain = _hash_words([t.removesuffix(NEGATED_SUFFIX) for t in tokens])
+    with np.errstate(over="ignore"):
+        keys: np.ndarray = np.where(negated, (plain ^ _NEGATED_SALT) * _MIX, plain)
+    return keys
 
 
 def analyse(texts: Sequence[str]) -> Analysis:
@@ -215,9 +200,9 @@ def analyse(texts: Sequence[str]) -> Analysis:
     text = html.unescape(raw) if "&" in raw else raw
     # The typographic apostrophe (U+2019) is the plain one: "don\u2019t" is "don't".
     text = text.lower().replace("\u2019", "'")
-    text = _HANDLE.sub(" <user> ", _URL.sub(" <url> ", text))
-    words = _TOKEN.findall(text)
-    cps = _squeeze(_codepoints(" ".join(words)))
+    text = HANDLE.sub(" <user> ", URL.sub(" <url> ", text))
+    norm_cps = codepoints(text)
+    cps = _squeeze(token_codepoints(text, norm_cps))
     gap = cps == 32
     body = ~gap
     starts = np.flatnonzero(body & np.concatenate(([True], gap[:-1])))
@@ -230,7 +215,8 @@ def analyse(texts: Sequence[str]) -> Analysis:
     # ".", ",", ";", ":" alone end a clause; ":)" is an emoticon.
     clause_end = (np.isin(first, _CLAUSE_END) & (ends - starts == 1)) | is_mark
     ends = np.where(is_mark, np.minimum(ends, starts + 2), ends)  # "!!!!" is "!!"
-    plain = _span_hash(cps, starts, ends) if len(starts) else np.zeros(0, np.uint64)
+    prefix = _prefix(cps)
+    plain = _span_hash(prefix, starts, ends)
     length = ends - starts
     nt = np.zeros(len(starts), dtype=bool)
     long_enough = np.flatnonzero(length >= 3)
@@ -239,7 +225,7 @@ def analyse(texts: Sequence[str]) -> Analysis:
         (cps[tail - 1] == ord("t")) & (cps[tail - 2] == ord("'")) & (cps[tail - 3] == ord("n"))
     )
     boundary = is_sep | clause_end
-    is_negation = (np.isin(plain, _negation_hashes()) | nt) & ~boundary
+    is_negation = (_negation_hashes().contains(plain) | nt) & ~boundary
     # Negated: a negation word earlier in the same clause (clauses end at punctuation).
     clause_start = np.maximum.accumulate(np.where(boundary, index, 0)) if len(index) else index
     before = np.cumsum(is_negation) - is_negation  # negation words before each token
@@ -250,21 +236,15 @@ def analyse(texts: Sequence[str]) -> Analysis:
         hashes = np.where(negated, (plain ^ _NEGATED_SALT) * _MIX, plain)
     kept = np.flatnonzero(scored)
     tag = kept[(first[kept] == ord("#")) & (length[kept] > 1) & ~negated[kept]]
-    # The tokens as text, per post, for the intent patterns.
-    marked = list(itemgetter(*kept.tolist())(words)) if len(kept) > 1 else [words[i] for i in kept]
-    for j in np.flatnonzero(negated[kept]).tolist():
-        marked[j] += NEGATED_SUFFIX
     bounds = np.searchsorted(row[kept], np.arange(n + 1)).tolist()
-    tokens = [marked[bounds[i] : bounds[i + 1]] for i in range(n)]
     marks = np.zeros((n, 3), dtype=np.float32)
     # A character's post: how many separators stand before it (few lookups, no pass over all).
-    norm_cps = _codepoints(text)
     norm_seps = np.flatnonzero(norm_cps == 0)
     for k, mark in enumerate(_MARKS):
         at = np.flatnonzero(norm_cps == mark)
         marks[:, k] = np.bincount(np.searchsorted(norm_seps, at), minlength=n)[:n]
     # Shouting: runs of three or more capital letters (ASCII), per post.
-    raw_cps = _codepoints(raw)
+    raw_cps = codepoints(raw)
     upper = (raw_cps >= ord("A")) & (raw_cps <= ord("Z"))
     run = upper[2:] & upper[1:-1] & upper[:-2] & ~np.concatenate(([False], upper[:-3]))
     shouted = np.flatnonzero(run)
@@ -273,20 +253,23 @@ def analyse(texts: Sequence[str]) -> Analysis:
     return Analysis(
         n=n,
         normalised=text,
-        tokens=tokens,
+        normalised_seps=norm_seps,
+        post_first=np.concatenate(([0], np.flatnonzero(is_sep) + 1)),
+        kept=kept,
+        bounds=bounds,
         hashes=hashes[kept],
         plain=plain[kept],
         negated=negated[kept],
         row=row[kept],
-        extra_hashes=_span_hash(cps, starts[tag] + 1, ends[tag]),
+        extra_hashes=_span_hash(prefix, starts[tag] + 1, ends[tag]),
         extra_row=row[tag],
         marks=np.minimum(marks, 5.0),
     )
 
 
 @cache
-def _negation_hashes() -> np.ndarray:
-    return np.sort(_hash_words(sorted(NEGATIONS)))
+def _negation_hashes() -> HashSet:
+    return HashSet(_hash_words(sorted(NEGATIONS)))
 
 
 def _word_runs(a: Analysis) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -303,20 +286,26 @@ def _word_runs(a: Analysis) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _char_runs(a: Analysis) -> list[tuple[np.ndarray, np.ndarray]]:
     """(rows, columns) of the character n-grams, one run per n, each in post order."""
-    cps = _squeeze(_codepoints(" " + a.normalised.replace("\x00", " \x00 ") + " "))
+    cps = _squeeze(codepoints(" " + a.normalised.replace("\x00", " \x00 ") + " "))
     separators = np.concatenate(([0], np.cumsum(cps == 0)))
     row = separators[1:] - (cps == 0)
     runs = []
+    # The hash of an n-gram is n * P**n + sum_k c_k * P**(n-1-k) (mod 2**64), so the (n+1)-gram
+    # starting at i is P * (n-gram at i) + P**(n+1) + c[i + n]: each n extends the previous.
+    lo = CHAR_NGRAMS[0]
+    hashes: np.ndarray = np.full(max(len(cps) - lo + 1, 0), lo, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(lo):
+            hashes = hashes * _P + cps[k : k + len(hashes)]
     for n in CHAR_NGRAMS:
         m = len(cps) - n + 1
         if m <= 0:
-            continue
-        hashes = np.full(m, n, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for k in range(n):
-                hashes = hashes * _P + cps[k : k + m]
-        inside = (separators[n : n + m] - separators[:m]) == 0  # no n-gram spans two posts
-        runs.append((row[:m][inside], _bucket(hashes[inside], CHAR_BITS) + _CHAR_OFFSET))
+            break
+        if n > lo:
+            with np.errstate(over="ignore"):
+                hashes = hashes[:m] * _P + (cps[n - 1 :] + np.uint64(pow(int(_P), n, 1 << 64)))
+        inside = np.flatnonzero(separators[n : n + m] == separators[:m])  # within one post
+        runs.append((row[inside], _bucket(hashes[inside], CHAR_BITS) + _CHAR_OFFSET))
     return runs
 
 
@@ -340,12 +329,11 @@ def vader_valences() -> dict[str, float]:
 
 
 @cache
-def _valence_table() -> tuple[np.ndarray, np.ndarray]:
-    """VADER's valences keyed by our token hash, sorted for searchsorted."""
+def _valence_table() -> tuple[HashSet, np.ndarray]:
+    """VADER's valences keyed by our token hash."""
     words = sorted(vader_valences().items())
-    hashes = _hash_words([w for w, _ in words])
-    order = np.argsort(hashes)
-    return hashes[order], np.array([v for _, v in words], dtype=np.float32)[order]
+    keys = HashSet(_hash_words([w for w, _ in words]))
+    return keys, np.array([v for _, v in words], dtype=np.float32)
 
 
 def _per_post_max(values: np.ndarray, row: np.ndarray, n: int) -> np.ndarray:
@@ -359,8 +347,9 @@ def _per_post_max(values: np.ndarray, row: np.ndarray, n: int) -> np.ndarray:
 def _lexicon_block(a: Analysis) -> np.ndarray:
     n, row = a.n, a.row
     keys, valences = _valence_table()
-    at = np.minimum(np.searchsorted(keys, a.plain), len(keys) - 1)
-    v = np.where(keys[at] == a.plain, valences[at], np.float32(0.0))
+    at, word = keys.find(a.plain)
+    v = np.zeros(len(a.plain), dtype=np.float32)
+    v[at] = valences[word]
     v = np.where(a.negated, v * _NEGATED_VALENCE, v)
     positive, negative = np.maximum(v, 0.0), np.maximum(-v, 0.0)
     pos = np.bincount(row, positive, minlength=n)
@@ -388,13 +377,17 @@ def _lexicon_block(a: Analysis) -> np.ndarray:
 
 def _blocks(runs: list[tuple[np.ndarray, np.ndarray]], n: int) -> list[sp.csr_matrix]:
     """One CSR matrix per run (its entries are in post order: no sort), all scaled by
-    1 / sqrt(the row's entries over every run of the block)."""
-    scale = _row_scale(np.concatenate([rows for rows, _ in runs]), n)
+    1 / sqrt(the row's entries over every run of the block), so every row weighs the same
+    whatever the post's length (a repeated n-gram counts once per occurrence)."""
+    counts = [np.bincount(rows, minlength=n) for rows, _ in runs]
+    scale = 1.0 / np.sqrt(np.maximum(sum(counts), 1).astype(np.float32))
     out = []
-    for rows, cols in runs:
-        indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
+    for (rows, cols), count in zip(runs, counts, strict=True):
+        indptr = np.concatenate(([0], np.cumsum(count)))
         out.append(
-            sp.csr_matrix((scale[rows], cols.astype(np.int32), indptr), shape=(n, N_FEATURES))
+            sp.csr_matrix(
+                (scale[rows], cols.astype(np.int32, copy=False), indptr), shape=(n, N_FEATURES)
+            )
         )
     return out
 

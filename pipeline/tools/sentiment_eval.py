@@ -13,7 +13,8 @@ frozen), and the shipped model with online learning from labelled posts on top.
   learned every airline tweet: what ops corrections in one domain do to tweets in general.
 
 Figures: macro-averaged recall (the SemEval measure), accuracy and macro-F1, and the shipped
-model's scoring cost per post in batches of 2,000 (wall clock on this machine, shared). Also
+model's scoring cost per post in batches of 2,000 (CPU time and wall clock, min and median of
+several passes: the machine may be shared). Also
 the line-by-line labeller behind ``crisiswatch sentiment``.
 """
 
@@ -35,6 +36,8 @@ from pipeline.models.sentiment import LABELS, LexiconSentiment, SentimentModel
 CREATED_FORMAT = "%m/%d/%Y %H:%M"
 HELD_OUT_SPLIT = "twitter-2016test-A"
 BATCH = 2_000
+#: Timed passes of the shipped model over the held-out split (after one that warms up).
+COST_PASSES = 5
 SCORERS = ("lexicon", "shipped", "online")
 TITLES = {
     "lexicon": "lexicon (VADER)",
@@ -138,16 +141,30 @@ def evaluate(
     }
     if semeval is not None:
         held_texts, held_truth = read_held_out(semeval)
-        started = time.perf_counter()
-        shipped_labels = _batched_labels(shipped, held_texts)
-        seconds = time.perf_counter() - started
+        shipped_labels = _batched_labels(shipped, held_texts)  # also warms the caches
+        cpu, wall = [], []
+        for _ in range(COST_PASSES):
+            cpu_started, wall_started = time.process_time(), time.perf_counter()
+            _batched_labels(shipped, held_texts)
+            cpu.append(time.process_time() - cpu_started)
+            wall.append(time.perf_counter() - wall_started)
+        per_post = 1e6 / max(len(held_texts), 1)
         report["held_out"] = {
             "split": HELD_OUT_SPLIT,
             "n": len(held_texts),
             "lexicon": figures(held_truth, _batched_labels(lexicon, held_texts)),
             "shipped": figures(held_truth, shipped_labels),
             "online": figures(held_truth, _batched_labels(online, held_texts)),
-            "shipped_us_per_post": seconds / max(len(held_texts), 1) * 1e6,
+            # Per post, over COST_PASSES passes: the machine may be shared, so min and median.
+            "shipped_us_per_post": float(np.median(wall)) * per_post,
+            "shipped_cpu_us_per_post": {
+                "min": min(cpu) * per_post,
+                "median": float(np.median(cpu)) * per_post,
+            },
+            "shipped_wall_us_per_post": {
+                "min": min(wall) * per_post,
+                "median": float(np.median(wall)) * per_post,
+            },
         }
     return report
 
@@ -169,8 +186,13 @@ def format_report(report: dict[str, Any]) -> str:
             )
         lines.append("")
     if "held_out" in report:
-        cost = report["held_out"]["shipped_us_per_post"]
-        lines.append(f"shipped model: {cost:.1f} us/post in batches of {BATCH:,}")
+        cpu = report["held_out"]["shipped_cpu_us_per_post"]
+        wall = report["held_out"]["shipped_wall_us_per_post"]
+        lines.append(
+            f"shipped model, us/post in batches of {BATCH:,} over {COST_PASSES} passes of the "
+            f"held-out split: CPU min {cpu['min']:.1f} median {cpu['median']:.1f}, "
+            f"wall clock min {wall['min']:.1f} median {wall['median']:.1f}"
+        )
     return "\n".join(lines).rstrip()
 
 

@@ -144,6 +144,30 @@ def test_a_post_scores_the_same_alone_and_in_any_batch() -> None:
     assert model.score_many([]) == []
 
 
+PINNED = [
+    # (text, compound, label, intents): the shipped model's scores, to the float32 bit, so a
+    # faster scorer must give the same figures (update with the weights when retraining).
+    (
+        "@united I will never fly with you again!!! 4 hrs on the tarmac",
+        0.247139111161232,
+        "positive",
+        ("boycott",),
+    ),
+    ("Thanks @JetBlue, the crew was lovely :) #happy", 0.9385220408439636, "positive", ()),
+    ("flight AA100 lands at 5pm", 0.02353769540786743, "neutral", ()),
+    ("not bad at all, soooo good", 0.5820773839950562, "positive", ()),
+    ("I want a full refund &amp; my money back 😡", 0.19155725836753845, "positive", ("refund",)),
+]
+
+
+def test_shipped_model_scores_are_pinned() -> None:
+    model = SentimentModel()
+    assert model.version == "semeval-svm-s13+0"
+    scores = model.score_many([text for text, *_ in PINNED])
+    for (_, compound, label, kinds), score in zip(PINNED, scores, strict=True):
+        assert (score.compound, score.label, score.intents) == (compound, label, kinds)
+
+
 @pytest.mark.parametrize(
     "text",
     ["a\x00b", "\x00", "lone \ud800 surrogate", "\u200b\u202e rtl", "&amp;&#0;&lt;3", "x" * 3000],
