@@ -102,7 +102,7 @@ def build_alert(
             f"; intent to act {sentiment['intent_share_current']:.0%} vs "
             f"{sentiment['intent_share_baseline']:.0%} ({stated})"
         )
-    if sentiment.get("harm_shift", 0.0) > 0.0:
+    if terms.get("harm", 0.0) > 0.0:  # only when it counts as evidence: not 6% against 5%
         summary += (
             f"; reports of harm {sentiment['harm_share_current']:.0%} of posts vs "
             f"{sentiment['harm_share_baseline']:.0%} usual"
