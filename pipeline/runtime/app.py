@@ -28,9 +28,8 @@ class PipelineApp(faust.App):
 
 
 def create_app(settings: Settings) -> faust.App:
-    # faust's consumer spends ~150 us per record on tasks a record rarely needs, and waits up to
-    # 1.5 s on an empty fetch whatever it is told (see the module).
-    faust_patch.apply(fetch_max_wait_ms=settings.fetch_max_wait_ms)
+    # faust's consumer spends ~150 us per record on tasks a record rarely needs (see the module).
+    faust_patch.apply()
     group = settings.group_timing()
     options: dict[str, Any] = {
         "broker": settings.resolved_broker_url(),
