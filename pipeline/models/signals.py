@@ -228,7 +228,7 @@ class SubjectSignalsModel:
 
         parent = post.get("repost_of") or post.get("quote_of") or post.get("reply_to")
         parent_author = self.stories.author_of(parent) if parent else None
-        update = self.stories.learn_one(post)
+        update = self.stories.learn(post)  # no per-post summary: nothing here reads one
         if update.duplicate:  # at-least-once redelivery: already counted everywhere
             meta["duplicates"] += 1
             return reports

@@ -41,7 +41,7 @@ subject alive between posts and construct it from the state only after a restart
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.models import story_repair
@@ -114,19 +114,27 @@ class StoryConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class StoryUpdate:
+class StoryStep:
+    """What one post did to the stories (``StoryTracker.learn``)."""
+
     story_id: str
     is_new_story: bool
     #: This post's cascade depth (hops from its earliest known ancestor).
     depth: int
-    #: The story's summary after this post (see ``StoryTracker.story``).
-    story: dict[str, Any]
     #: The post was already counted (at-least-once redelivery): nothing changed.
     duplicate: bool = False
     #: Stories closed (expired or evicted) while handling this post.
     closed: tuple[str, ...] = ()
     #: Stories merged into ``story_id`` by this post (their answers arrived before it).
     merged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoryUpdate(StoryStep):
+    """A step with the story's summary after it (``StoryTracker.learn_one``)."""
+
+    #: The story's summary after this post (see ``StoryTracker.story``).
+    story: dict[str, Any] = field(kw_only=True)
 
 
 def story_id_for(subject: str, first_post_id: str) -> str:
@@ -175,6 +183,19 @@ class StoryTracker:
     # -- learning -------------------------------------------------------------------------------
 
     def learn_one(self, post: dict[str, Any]) -> StoryUpdate:
+        """``learn``, and the summary of the post's story after it."""
+        step = self.learn(post)
+        story = self.state["stories"].get(step.story_id)
+        if story is not None:
+            summary = self._summary(story)
+        else:  # a repeat whose story has closed: the closed summary if still kept
+            kept = (s for s in reversed(self.state["closed"]) if s["story_id"] == step.story_id)
+            summary = dict(next(kept, {"story_id": step.story_id, "subject": self.subject}))
+        return StoryUpdate(**asdict(step), story=summary)
+
+    def learn(self, post: dict[str, Any]) -> StoryStep:
+        """Take one post into its story. No summary: a summary per post costs more than the
+        post itself, and the signals model reads none (its reports summarise the top stories)."""
         cfg = self.config
         state = self.state
         stories: dict[str, dict[str, Any]] = state["stories"]
@@ -254,19 +275,11 @@ class StoryTracker:
         while len(recent) > cfg.max_recent_posts:
             del recent[next(iter(recent))]
         state["stats"]["posts"] += 1
-        summary = self._summary(story)
-        return StoryUpdate(story_id, is_new, depth, summary, closed=tuple(closed), merged=merged)
+        return StoryStep(story_id, is_new, depth, closed=tuple(closed), merged=merged)
 
-    def _duplicate(self, story_id: str, depth: int, closed: list[str] | None = None) -> StoryUpdate:
-        state = self.state
-        state["stats"]["duplicates"] += 1
-        story = state["stories"].get(story_id)
-        if story is not None:
-            summary = self._summary(story)
-        else:  # its story has closed: the closed summary if still kept
-            kept = (s for s in reversed(state["closed"]) if s["story_id"] == story_id)
-            summary = dict(next(kept, {"story_id": story_id, "subject": self.subject}))
-        return StoryUpdate(story_id, False, depth, summary, True, tuple(closed or ()))
+    def _duplicate(self, story_id: str, depth: int, closed: list[str] | None = None) -> StoryStep:
+        self.state["stats"]["duplicates"] += 1
+        return StoryStep(story_id, False, depth, True, tuple(closed or ()))
 
     def _new_story(
         self, story_id: str, post: dict[str, Any], ts: float, root: str

@@ -3,13 +3,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from pipeline.models.story_index import StoryConfig, StoryTracker, StoryUpdate, story_id_for
+from pipeline.models.story_index import (
+    StoryConfig,
+    StoryStep,
+    StoryTracker,
+    StoryUpdate,
+    story_id_for,
+)
 from pipeline.models.story_text import content_words, minhash
 
 T0 = datetime(2015, 2, 20, 10, 0, tzinfo=UTC)
@@ -284,6 +291,21 @@ def test_same_results_when_state_goes_through_json_between_posts() -> None:
     assert plain == persisted
     assert orjson.dumps(plain_tracker.state) == orjson.dumps(persisted_tracker.state)
     assert plain_tracker.stories() == persisted_tracker.stories()
+
+
+def test_learn_is_learn_one_without_the_summary() -> None:
+    """The signals model takes posts with ``learn`` (no per-post summary, which it never read):
+    the same steps and the same state as ``learn_one``, whose summaries the tools read."""
+    config = StoryConfig(story_ttl_seconds=3600, max_active_stories=3)
+    updates, summarised = run(STREAM, config)
+    quiet = StoryTracker("united", config)
+    steps = [quiet.learn(p) for p in STREAM]
+    assert [
+        StoryStep(**{k: getattr(u, k) for k in asdict(s)})
+        for u, s in zip(updates, steps, strict=True)
+    ] == steps
+    assert orjson.dumps(quiet.state) == orjson.dumps(summarised.state)
+    assert any(s.duplicate for s in steps) and any(s.closed for s in steps)
 
 
 def test_story_ids_are_deterministic_across_instances_and_processes() -> None:
