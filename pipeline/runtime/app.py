@@ -18,6 +18,8 @@ from pipeline.runtime.kafka import TopicLayoutError, ensure_topics
 from pipeline.runtime.security import faust_credentials
 from pipeline.runtime.settings import Settings, SettingsError
 
+log = logging.getLogger(__name__)
+
 
 class PipelineApp(faust.App):
     """faust's App, with the worker's own preparation before its consumer joins the group."""
@@ -118,10 +120,10 @@ async def _record_group_member(sender: Any, *args: Any, **kwargs: Any) -> None:
 
 
 async def lost_records() -> list[str]:
-    """Assigned partitions whose end offset is now at or below a record this worker already
-    read: the broker came back without them (memory storage, or the unsynced tail of a crash)."""
+    """Partitions whose end offset is now at or below a record this worker already processed:
+    the broker came back without them (memory storage, or the unsynced tail of a crash)."""
     consumer: Any = app.consumer
-    read = {tp: n for tp, n in getattr(consumer, "_read_offset", {}).items() if n is not None}
+    read = dict(faust_patch.delivered_offsets(consumer))
     if not read:
         return []
     ends = await consumer.highwaters(*read)
@@ -130,6 +132,30 @@ async def lost_records() -> list[str]:
         for tp, n in sorted(read.items())
         if tp in ends and ends[tp] is not None and ends[tp] <= n
     ]
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub wants a sync type
+async def _check_records_after_rebalance(sender: Any, *args: Any, **kwargs: Any) -> None:
+    # A broker that lost its log also lost the group: the rebalance that follows can come before
+    # the broker watch notices the restart (or the restart is quicker than its probe). Checked
+    # beside the rebalance, not inside it: the end offsets come through the consumer's thread,
+    # which is waiting for this callback.
+    app.add_future(_records_checked())
+
+
+async def _records_checked() -> None:
+    try:
+        await exit_if_records_lost()
+    except Exception as exc:  # the broker went away again: its watch checks when it is back
+        log.warning("could not compare read positions with the broker's end offsets: %r", exc)
+
+
+async def exit_if_records_lost() -> None:
+    lost = await lost_records()
+    if lost:
+        _exit_restart(
+            "the broker came back without records this worker had read (" + "; ".join(lost) + ")"
+        )
 
 
 async def _broker_back() -> None:
@@ -145,11 +171,7 @@ async def _broker_back() -> None:
         # The broker came back without the topics, and a client's metadata request had them
         # auto-created with its default layout: retrying cannot mend that, a restart says so.
         _exit_restart(f"the broker came back with topics this worker cannot use ({exc})")
-    lost = await lost_records()
-    if lost:
-        _exit_restart(
-            "the broker came back without records this worker had read (" + "; ".join(lost) + ")"
-        )
+    await exit_if_records_lost()
 
 
 def _exit_restart(reason: str) -> NoReturn:

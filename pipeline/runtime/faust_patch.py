@@ -18,8 +18,15 @@ driven exactly as asyncio's Task would drive it, and is raced with ``suspend_flo
 ``wait_first`` as before. While the flow is suspended every record takes the old path. So the
 flow-control semantics are unchanged: whatever could interrupt a waiting callback still does.
 
-``apply()`` installs the fixed ``Consumer._drain_messages``; it refuses a faust version it was
-not written against, so an upgrade re-reads this rather than patching blind.
+The loop also keeps, per partition, the highest offset it has handed to the streams
+(``delivered_offsets``). faust's own read offsets cannot say that: a rebalance drops them and a
+seek sets them to the next offset to read, which was never read. The worker compares them with the
+broker's end offsets after a broker restart or a rebalance (pipeline/runtime/app.py): a partition
+that now ends at or below a record this worker processed lost it.
+
+``apply()`` installs the fixed ``Consumer._drain_messages`` and the fixed ``perform_seek``
+(pipeline/runtime/faust_seek.py); it refuses a faust version they were not written against, so an
+upgrade re-reads this rather than patching blind.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from typing import Any, cast
 
 import faust
 from faust.transport import consumer as faust_consumer
+
+from pipeline.runtime import faust_seek
 
 PATCHED_VERSIONS = frozenset({"0.15.3"})
 _ORIGINAL_DRAIN = faust_consumer.Consumer._drain_messages
@@ -80,8 +89,14 @@ async def _finish(rest: Awaitable[Any]) -> Any:
     return await rest
 
 
+def delivered_offsets(consumer: Any) -> dict[Any, int]:
+    """The highest offset of each partition that ``consumer`` has handed to its streams, kept
+    across rebalances (faust's read offsets are not: see the module)."""
+    return cast(dict[Any, int], consumer.__dict__.setdefault("_crisiswatch_delivered", {}))
+
+
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - faust's loop
-    # faust 0.15.3's Consumer._drain_messages with one change, marked FIX below.
+    # faust 0.15.3's Consumer._drain_messages with two changes, marked FIX below.
     callback = self.callback
     getmany = self.getmany
     consumer_should_stop = self._stopped.is_set
@@ -89,6 +104,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
 
     get_read_offset = self._read_offset.__getitem__
     set_read_offset = self._read_offset.__setitem__
+    set_delivered = delivered_offsets(self).__setitem__  # FIX: what was read, across rebalances
     flag_consumer_fetching = faust_consumer.CONSUMER_FETCHING
     set_flag = self.diag.set_flag
     unset_flag = self.diag.unset_flag
@@ -136,6 +152,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                             if rest is not None:
                                 await self.wait_first(_finish(rest), self.suspend_flow.wait())
                         set_read_offset(tp, offset)
+                        set_delivered(tp, offset)
                     else:
                         self.log.dev(
                             "DROPPED MESSAGE ROFF %r: k=%r v=%r",
@@ -165,15 +182,17 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
 
 
 def apply() -> None:
-    """Install the fix (idempotent); refuse a faust version it was not written against."""
+    """Install the fixes (idempotent); refuse a faust version they were not written against."""
     if faust.__version__ not in PATCHED_VERSIONS:
         raise RuntimeError(
             f"pipeline/runtime/faust_patch.py fixes faust {sorted(PATCHED_VERSIONS)}, "
             f"not {faust.__version__}: check whether the upstream loop changed, then update it"
         )
     cast(Any, faust_consumer.Consumer)._drain_messages = _drain_messages
+    faust_seek.apply()
 
 
 def remove() -> None:
-    """Put faust's own loop back (tests compare both)."""
+    """Put faust's own code back (tests compare both)."""
     cast(Any, faust_consumer.Consumer)._drain_messages = _ORIGINAL_DRAIN
+    faust_seek.remove()

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 
 from pipeline.runtime.broker import LocalBroker, free_port, local_broker
-from pipeline.runtime.kafka import ensure_topics, topic_names
+from pipeline.runtime.kafka import ensure_topics, make_consumer, topic_names
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.worker_process import WorkerProcess, wait_until_settled
 from pipeline.tools.produce import produce_raw
@@ -159,6 +160,34 @@ async def test_broker_killed_while_the_worker_is_busy_and_restarted(
         if worker is not None:
             worker.stop()  # before the broker: a worker stops cleanly only with a broker
         broker.stop()
+
+
+async def test_a_committed_offset_past_the_end_does_not_silence_the_worker(
+    settings: Settings, start_worker: StartWorker
+) -> None:
+    """A broker that lost the tail of its log but kept the group's committed offsets (noida-db
+    killed between its periodic writes) leaves the group's position past the partition's end.
+    faust sought there and dropped every new record below it: the worker said ready and routed
+    nothing (faust_seek.py). Now it resumes at the end: every post sent afterwards gets through."""
+    names = topic_names(settings)
+    await ensure_topics(settings, names.__dict__.values())
+    await produce_raw(settings, [post(i) for i in range(10)])
+    # The group's position, as the broker that lost records 10..509 left it.
+    committer = make_consumer(settings, group_id=settings.app_id, enable_auto_commit=False)
+    await committer.start()
+    try:
+        offsets = {TopicPartition(names.posts_raw, p): 510 for p in range(settings.raw_partitions)}
+        committer.assign(list(offsets))
+        await committer.commit(offsets)
+    finally:
+        await committer.stop()
+    worker = await start_worker(settings)
+    later = [post(1_000 + i, minutes=i) for i in range(20)]
+    await produce_raw(settings, later)
+    ids = {f"p{1_000 + i}" for i in range(20)}
+    records = await read_topic(settings, names.posts, expected=20, timeout=60.0)
+    assert {orjson.loads(r.value)["post"]["id"] for r in records} == ids, worker.log_tail()
+    assert "committed offset 510 is past the partition's end" in worker.log_file.read_text()
 
 
 def cpu_seconds(worker: WorkerProcess) -> float:

@@ -1,0 +1,92 @@
+"""A fix to faust-streaming 0.15.3's ``Consumer.perform_seek``, written as upstream would fix it.
+
+After every rebalance faust's recovery calls ``perform_seek``: it seeks each assigned partition to
+its committed offset and sets the consumer's read offset there. faust then drops, silently, every
+fetched record below a partition's read offset (``_drain_messages``: "DROPPED MESSAGE ROFF"). Two
+positions are wrong for that:
+
+- **A committed offset past the partition's end.** The broker lost records the group had already
+  processed and committed (a broker that syncs its log periodically, killed: the group's offsets
+  survived, the tail of the log did not). aiokafka fetches from the end, but faust's read offset is
+  the committed one, so it drops every new record until the log grows past it: a worker that says
+  "ready" and processes nothing (issue 17's broker-restart stall). Every record the log still has
+  was processed (it is below the committed offset), so the right position is the end: the fix
+  seeks there and says so in one warning.
+- **No committed offset.** aiokafka starts such a partition per ``auto_offset_reset`` when it is
+  assigned, then fetches it while faust recovers its tables, and faust drops those records (the
+  partition is not active yet); ``seek_to_committed`` does not move an uncommitted partition
+  back, so they are never processed. Kafka's rule for a partition without a committed offset is
+  ``auto_offset_reset``: the fix seeks it back to the beginning when that is "earliest" (the
+  pipeline's setting), as aiokafka did at assignment. Changelog partitions are the tables'
+  recovery's business and keep their positions.
+
+``apply()`` installs it; ``remove()`` puts faust's own back (tests compare both).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+from faust.transport import consumer as faust_consumer
+
+log = logging.getLogger(__name__)
+
+_ORIGINAL_PERFORM_SEEK = faust_consumer.Consumer.perform_seek
+
+
+async def positions_to_fix(consumer: Any, committed: Mapping[Any, int | None]) -> dict[Any, int]:
+    """The stream partitions ``perform_seek`` must seek elsewhere than their committed offset,
+    sought there (see the module): the end for a committed offset past it, the beginning for
+    none. Returns the new position of each partition sought to the end."""
+    changelogs = consumer.app.tables.changelog_topics
+    streams = {tp: n for tp, n in committed.items() if tp.topic not in changelogs}
+    # aiokafka seeks only offsets > 0: a committed 0 is, as None, "nothing processed yet".
+    uncommitted = sorted(tp for tp, n in streams.items() if not n or n < 0)
+    if uncommitted and consumer.app.conf.consumer_auto_offset_reset == "earliest":
+        await consumer._thread.seek_to_beginning(*uncommitted)
+    behind = [tp for tp, n in streams.items() if n and n > 0]
+    ends = await consumer.highwaters(*behind) if behind else {}
+    moved: dict[Any, int] = {}
+    for tp in behind:
+        end, offset = ends.get(tp), cast(int, streams[tp])
+        if end is not None and offset > end:
+            log.warning(
+                "%s[%d]: the group's committed offset %d is past the partition's end %d: the "
+                "broker lost records already processed; resuming at the end",
+                tp.topic,
+                tp.partition,
+                offset,
+                end,
+            )
+            await consumer._seek(tp, end)
+            moved[tp] = end
+    return moved
+
+
+async def _perform_seek(self: Any) -> None:  # faust 0.15.3's, with one change marked FIX
+    read_offset = self._read_offset
+    _committed_offsets = dict(await self.seek_to_committed())
+    # FIX: a committed offset past the end, or none, is not where the partition resumes.
+    _committed_offsets.update(await positions_to_fix(self, _committed_offsets))
+    read_offset.update(
+        {
+            tp: offset if offset is not None and offset >= 0 else None
+            for tp, offset in _committed_offsets.items()
+        }
+    )
+    committed_offsets = {
+        faust_consumer.ensure_TP(tp): offset if offset else None
+        for tp, offset in _committed_offsets.items()
+        if offset is not None
+    }
+    self._committed_offset.update(committed_offsets)
+
+
+def apply() -> None:
+    cast(Any, faust_consumer.Consumer).perform_seek = _perform_seek
+
+
+def remove() -> None:
+    cast(Any, faust_consumer.Consumer).perform_seek = _ORIGINAL_PERFORM_SEEK
