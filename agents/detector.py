@@ -23,12 +23,12 @@ from agents.signals import signals_topic
 from pipeline.models.crisis import PHASE_VALUES, CrisisDetector
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
+from pipeline.runtime.batches import take_fetched
 from pipeline.runtime.data_producer import Record
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
-BATCH_SECONDS = 0.5
 
 config = settings.crisis_config()
 crisis_state = app.Table(
@@ -44,7 +44,7 @@ detectors: ModelCache[CrisisDetector] = ModelCache(
 
 @app.agent(signals_topic)
 async def detect(stream: Any) -> None:
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+    async for events in take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds):
         started = time.monotonic()
         event_times: list[float] = []
         touched: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from pipeline.ingest.routing import RecentPosts, Routed, route
 from pipeline.ingest.validation import Limits, Rejection
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_raw_topic, settings, watchlist
+from pipeline.runtime.batches import take_fetched
 from pipeline.runtime.data_producer import Record
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,12 @@ limits = Limits(
 )
 recent_posts = RecentPosts(settings.dedup_capacity)
 BATCH_SIZE = 2_000
-BATCH_SECONDS = 0.2
 
 
 @app.agent(posts_raw_topic)
 async def ingest(stream: Any) -> None:
     # Batches: one acknowledged send of all of a batch's records, instead of a round trip each.
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+    async for events in take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds):
         started = time.monotonic()
         records: list[Record] = []
         event_times: list[float] = []

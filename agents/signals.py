@@ -23,13 +23,13 @@ from pipeline.models.sentiment import SentimentScore
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
+from pipeline.runtime.batches import take_fetched
 from pipeline.runtime.data_producer import Record
 from schemas import SubjectPost
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2_000
-BATCH_SECONDS = 0.5
 
 config = SignalsConfig(
     interval_seconds=settings.signals_interval_seconds,
@@ -52,7 +52,7 @@ models: ModelCache[SubjectSignalsModel] = ModelCache(
 @app.agent(posts_topic)
 async def signals(stream: Any) -> None:
     await ready.wait()  # the sentiment model as of start (snapshot or pinned), not the prior
-    async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+    async for events in take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds):
         started = time.monotonic()
         event_times: list[float] = []
         touched: dict[str, Any] = {}

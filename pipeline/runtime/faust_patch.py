@@ -18,6 +18,16 @@ driven exactly as asyncio's Task would drive it, and is raced with ``suspend_flo
 ``wait_first`` as before. While the flow is suspended every record takes the old path. So the
 flow-control semantics are unchanged: whatever could interrupt a waiting callback still does.
 
+Two more things at the same depth, for latency (issue 17):
+
+- faust builds its worker consumer with ``fetch_max_wait_ms=1500`` hard-coded: a hop whose fetch
+  is parked on an empty partition can hold a record that long. ``apply(fetch_max_wait_ms=...)``
+  makes it a setting (``Settings.fetch_max_wait_ms``), as an upstream fix would make it an app
+  setting.
+- The fixed loop says when it is handing a fetch's records over (``fetches``), so that a stage can
+  flush its batch when everything fetched so far has reached it (pipeline/runtime/batches.py)
+  instead of waiting out a timer.
+
 The loop also keeps, per partition, the highest offset it has handed to the streams
 (``delivered_offsets``). faust's own read offsets cannot say that: a rebalance drops them and a
 seek sets them to the next offset to read, which was never read. The worker compares them with the
@@ -32,16 +42,52 @@ upgrade re-reads this rather than patching blind.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
 
 import faust
 from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from pipeline.runtime import faust_seek
 
 PATCHED_VERSIONS = frozenset({"0.15.3"})
 _ORIGINAL_DRAIN = faust_consumer.Consumer._drain_messages
+_ORIGINAL_CREATE_WORKER_CONSUMER = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+#: What faust 0.15.3 passes to aiokafka, whatever the app's settings.
+FAUST_FETCH_MAX_WAIT_MS = 1500
+DEFAULT_FETCH_MAX_WAIT_MS = 50
+
+
+class FetchDelivery:
+    """Whether the consumer is handing a fetch's records to the streams right now.
+
+    One per process (a worker has one consumer). ``delivering`` is True from a fetch's first
+    record to its last; when the last is handed over, every listener is called, so a stage whose
+    input ran dry in between can flush (its last record may have been taken while the flag was
+    still up)."""
+
+    def __init__(self) -> None:
+        self.delivering = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def begin(self) -> None:
+        self.delivering = True
+
+    def end(self) -> None:
+        self.delivering = False
+        for listener in list(self._listeners):
+            listener()
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[], None]) -> None:
+        self._listeners.remove(listener)
+
+
+fetches = FetchDelivery()
+_fetch_max_wait_ms = DEFAULT_FETCH_MAX_WAIT_MS
 
 
 class _Resumed:
@@ -96,7 +142,7 @@ def delivered_offsets(consumer: Any) -> dict[Any, int]:
 
 
 async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover - faust's loop
-    # faust 0.15.3's Consumer._drain_messages with two changes, marked FIX below.
+    # faust 0.15.3's Consumer._drain_messages with three changes, marked FIX below.
     callback = self.callback
     getmany = self.getmany
     consumer_should_stop = self._stopped.is_set
@@ -115,6 +161,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
     yield_every = 100
     num_since_yield = 0
     sleep = asyncio.sleep
+    begin_fetch, end_fetch = fetches.begin, fetches.end  # FIX: say when a fetch is handed over
 
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
@@ -125,7 +172,11 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
             # never releasing to the event loop
             await self.sleep(0)
             if not self.should_stop:
+                in_fetch = False
                 async for tp, message in ait:
+                    if not in_fetch:
+                        in_fetch = True
+                        begin_fetch()
                     num_since_yield += 1
                     if num_since_yield > yield_every:
                         await sleep(0)
@@ -160,6 +211,8 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
                             message.key,
                             message.value,
                         )
+                if in_fetch:
+                    end_fetch()
             unset_flag(flag_consumer_fetching)
 
     except self.consumer_stopped_errors:
@@ -178,21 +231,39 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover 
         self.log.exception("Drain messages raised: %r", exc)
         raise
     finally:
+        fetches.delivering = False
         unset_flag(flag_consumer_fetching)
 
 
-def apply() -> None:
+def _create_worker_consumer(self: Any, transport: Any) -> Any:
+    """faust's worker consumer, with the fetch wait of the settings instead of its 1.5 s."""
+    consumer = _ORIGINAL_CREATE_WORKER_CONSUMER(self, transport)
+    # aiokafka 0.14 keeps the argument until start() builds its Fetcher from it; faust returns the
+    # consumer unstarted. Checked, so that a changed faust or aiokafka fails here, loudly.
+    if consumer._fetch_max_wait_ms != FAUST_FETCH_MAX_WAIT_MS or consumer._fetcher is not None:
+        raise RuntimeError("faust_patch: faust's consumer is not built as in faust 0.15.3")
+    consumer._fetch_max_wait_ms = _fetch_max_wait_ms
+    return consumer
+
+
+def apply(fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS) -> None:
     """Install the fixes (idempotent); refuse a faust version they were not written against."""
+    global _fetch_max_wait_ms
     if faust.__version__ not in PATCHED_VERSIONS:
         raise RuntimeError(
             f"pipeline/runtime/faust_patch.py fixes faust {sorted(PATCHED_VERSIONS)}, "
             f"not {faust.__version__}: check whether the upstream loop changed, then update it"
         )
+    _fetch_max_wait_ms = fetch_max_wait_ms
     cast(Any, faust_consumer.Consumer)._drain_messages = _drain_messages
     faust_seek.apply()
+    thread = cast(Any, faust_aiokafka.AIOKafkaConsumerThread)
+    thread._create_worker_consumer = _create_worker_consumer
 
 
 def remove() -> None:
     """Put faust's own code back (tests compare both)."""
     cast(Any, faust_consumer.Consumer)._drain_messages = _ORIGINAL_DRAIN
     faust_seek.remove()
+    thread = cast(Any, faust_aiokafka.AIOKafkaConsumerThread)
+    thread._create_worker_consumer = _ORIGINAL_CREATE_WORKER_CONSUMER

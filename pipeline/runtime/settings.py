@@ -83,6 +83,15 @@ class Settings:
     ssl_keyfile: Path | None = None
     # --- end of security ----------------------------------------------------------------
 
+    # --- latency (README "Throughput and memory") ------------------------------------------
+    #: How long the broker may hold a worker's fetch while no record is there (faust hard-codes
+    #: 1500; pipeline/runtime/faust_patch.py applies this). A record waits at most about this
+    #: long for each hop to fetch it; an idle worker sends a fetch this often. Both profiles.
+    fetch_max_wait_ms: int = 50
+    #: A stage flushes its batch when everything fetched so far has reached it
+    #: (pipeline/runtime/batches.py); this is only the longest a batch waits otherwise.
+    batch_max_wait_seconds: float = 0.25
+
     # --- input ---------------------------------------------------------------------------
     #: TOML watch list of monitored subjects; empty means the packaged airline watch list.
     watchlist_path: Path | None = None
@@ -322,6 +331,8 @@ _POSITIVE = (
 )
 _RANGES: dict[str, tuple[float, float]] = {
     "metrics_port": (0, 65_535),
+    "fetch_max_wait_ms": (1, 1_500),
+    "batch_max_wait_seconds": (0.001, 10),
     # Below the 2 h volume horizon: one accepted post must never make the next ones late.
     "signals_max_ahead_seconds": (1, 3_600),
     "crisis_resolve_seconds": (0, math.inf),

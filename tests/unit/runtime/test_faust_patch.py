@@ -13,7 +13,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import faust
 import mode
@@ -187,4 +187,48 @@ def test_apply_installs_the_fix_and_refuses_an_unknown_faust(
     assert Consumer._drain_messages is faust_patch._drain_messages
     monkeypatch.setattr(faust, "__version__", "9.9.9")
     with pytest.raises(RuntimeError, match=r"9\.9\.9"):
+        faust_patch.apply()
+
+
+async def test_the_fixed_loop_says_while_it_hands_a_fetch_over() -> None:
+    during: list[bool] = []
+    ends: list[int] = []
+
+    async def callback(message: Any) -> None:
+        during.append(faust_patch.fetches.delivering)
+        if message.offset == 1:
+            await asyncio.sleep(0)  # a callback that waits is still inside its fetch
+
+    def on_end() -> None:
+        ends.append(len(during))
+
+    consumer = LoopConsumer([[("a", 0), ("a", 1)], [], [("a", 2)]], callback)
+    faust_patch.fetches.listen(on_end)
+    try:
+        await drain("fixed", consumer)
+    finally:
+        faust_patch.fetches.unlisten(on_end)
+    assert during == [True, True, True]
+    # once per fetch that handed records over, after its last one; none for the empty fetch
+    assert ends == [2, 3]
+    assert not faust_patch.fetches.delivering
+
+
+async def test_the_worker_consumer_gets_the_configured_fetch_wait() -> None:
+    """faust passes aiokafka 1,500 ms whatever it is told; the fix passes the setting."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    from pipeline.runtime.app import create_app
+    from pipeline.runtime.settings import Settings
+
+    settings = Settings(broker_url="kafka://127.0.0.1:1", fetch_max_wait_ms=20)
+    app = create_app(settings)
+    assert AIOKafkaConsumerThread._create_worker_consumer is faust_patch._create_worker_consumer
+    thread = cast(Any, app.consumer)._thread
+    consumer = thread._create_worker_consumer(app.transport)
+    assert consumer._fetch_max_wait_ms == 20
+    faust_patch.remove()
+    try:
+        assert thread._create_worker_consumer(app.transport)._fetch_max_wait_ms == 1500
+    finally:
         faust_patch.apply()
