@@ -10,10 +10,10 @@ the stream's input queue has run dry and the consumer is not in the middle of ha
 over (``faust_patch.fetches``): everything fetched so far has reached the batch. Flushing at the
 first such point alone makes batches as small as the fetches under load (a stage upstream sends
 in pieces, each fetched at once), and a batch has a fixed cost (table state and sends), so a
-batch that ran dry stays open as long as the previous batch took to process, ``within`` at most
-(a stage then spends at most about half its time on a batch's fixed cost):
-an idle stage passes a lone post on within a few milliseconds, a busy one batches like a timer
-of ``within``. Acks, the ``max_`` bound and the buffer hand-over are faust's.
+batch that ran dry is not flushed before the previous batch's end plus a few times what it took
+to process (``LINGER_FACTOR``; ``within`` at most). A post after a quiet spell goes on at once;
+a busy stage batches like a timer.
+Acks, the ``max_`` bound and the buffer hand-over are faust's.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from typing import Any
 from mode.utils.futures import notify
 
 from pipeline.runtime.faust_patch import fetches
+
+#: A dry batch waits until the previous batch's end plus this many times the time it took
+#: (``within`` at most): a busy stage then spends at most about a fifth of its time on a
+#: batch's fixed cost (one table write per touched subject, an acknowledged send).
+LINGER_FACTOR = 4.0
 
 
 async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[list[Any], None]:
@@ -38,8 +43,10 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
     channel_it = stream.channel.__aiter__()
     input_empty = channel_it.empty
     loop = asyncio.get_running_loop()
-    linger = 0.0  # how long the previous batch took to process (at most ``within``)
-    opened = 0.0  # when the open batch got its first event
+    # A dry batch is not flushed before this: the end of the previous batch plus a few times
+    # what it took (``within`` at most). A post after a quiet spell goes at once; under load a
+    # batch gathers a few times as long as the previous one was processed.
+    not_before = 0.0
     timer: asyncio.TimerHandle | None = None
 
     def flush_if_dry() -> None:
@@ -47,7 +54,7 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
         # batch has been open as long as the previous one took.
         nonlocal timer
         if buffer and input_empty() and not fetches.delivering and not buffer_full.is_set():
-            wait = opened + linger - loop.time()
+            wait = not_before - loop.time()
             if wait <= 0:
                 buffer_full.set()
             elif timer is None:
@@ -60,7 +67,7 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
 
     async def add_to_buffer(value: Any) -> Any:
         try:
-            nonlocal buffer_consuming, opened
+            nonlocal buffer_consuming
             if buffer_consuming is not None:
                 try:
                     await buffer_consuming
@@ -69,8 +76,6 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
             event = stream.current_event
             if event is None:
                 raise RuntimeError("Take buffer found current_event is None")
-            if not buffer:
-                opened = loop.time()
             buffer.append(event)
             if len(buffer) >= max_:
                 buffer_full.set()
@@ -101,7 +106,8 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
                 try:
                     yield list(buffer)
                 finally:
-                    linger = min(within, loop.time() - started)
+                    ended = loop.time()
+                    not_before = ended + min(within, LINGER_FACTOR * (ended - started))
                     events = list(buffer)
                     buffer.clear()
                     for event in events:

@@ -90,7 +90,7 @@ class Settings:
     fetch_max_wait_ms: int = 50
     #: A stage flushes its batch when everything fetched so far has reached it
     #: (pipeline/runtime/batches.py); this is only the longest a batch waits otherwise.
-    batch_max_wait_seconds: float = 0.25
+    batch_max_wait_seconds: float = 0.5
 
     # --- input ---------------------------------------------------------------------------
     #: TOML watch list of monitored subjects; empty means the packaged airline watch list.
