@@ -103,7 +103,9 @@ async def signals(stream: Any) -> None:
             sum(models.get(s).spread.state["late"] - n for s, n in late_before.items())
         )
         held = sum(models.get(s).held - n for s, n in held_before.items())
-        metrics.SIGNALS_HELD.inc(held)
+        # Set, not increased by ``held``: a model read back from its table after a restart or a
+        # rebalance brings its held posts along, and deciding them must not drive this below 0.
+        metrics.SIGNALS_HELD.set(sum(model.held for _, model in models.items()))
         for subject, event in touched.items():
             with event_context(event):
                 for part, state in models.get(subject).state_parts().items():
