@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from typing import Any, NoReturn
 
 import faust
+from aiokafka.protocol.group import JoinGroupRequest
 from mode.utils.logging import level_number
 
 from pipeline.ingest.watchlist import WatchList, WatchListError
@@ -115,9 +117,13 @@ async def prepare_worker() -> None:
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's stub wants a sync type
 async def _record_group_member(sender: Any, *args: Any, **kwargs: Any) -> None:
+    record_member(settings, _group_coordinator().member_id)
+
+
+def _group_coordinator() -> Any:
     # faust exposes no member id: its aiokafka consumer's group coordinator holds it.
     consumer: Any = app.consumer
-    record_member(settings, consumer._thread._ensure_consumer()._coordinator.member_id)
+    return consumer._thread._ensure_consumer()._coordinator
 
 
 async def lost_records() -> list[str]:
@@ -154,7 +160,7 @@ async def _records_checked() -> None:
 async def exit_if_records_lost() -> None:
     lost = await lost_records()
     if lost:
-        _exit_restart(
+        await _exit_restart(
             "the broker came back without records this worker had read (" + "; ".join(lost) + ")"
         )
 
@@ -171,14 +177,33 @@ async def _broker_back() -> None:
     except TopicLayoutError as exc:
         # The broker came back without the topics, and a client's metadata request had them
         # auto-created with its default layout: retrying cannot mend that, a restart says so.
-        _exit_restart(f"the broker came back with topics this worker cannot use ({exc})")
+        await _exit_restart(f"the broker came back with topics this worker cannot use ({exc})")
     await exit_if_records_lost()
 
 
-def _exit_restart(reason: str) -> NoReturn:
+async def _exit_restart(reason: str) -> NoReturn:
     line = f"crisiswatch worker: {reason}: exiting with code 3 to restart from the broker's state"
     os.write(2, f"{line}\n".encode())
+    await _record_rejoining_member()
     os._exit(3)
+
+
+async def _record_rejoining_member(timeout: float = 3.0) -> None:
+    """Record the member id this worker is rejoining with, for its successor to evict.
+
+    A broker that lost the group makes the worker rejoin; exiting then leaves a member that never
+    completes the join, and the broker holds the next join for it (noida-db for about a minute,
+    Kafka for a session timeout): the restarted worker was not up within 60 s. Recorded as at
+    every assignment (group_member.py), it is removed by the worker that replaces this one. The
+    id is known once the broker answers the first JoinGroup: wait that long, no longer."""
+    coordinator = _group_coordinator()
+    unknown = JoinGroupRequest.UNKNOWN_MEMBER_ID
+    for _ in range(int(timeout / 0.05)):
+        if coordinator.member_id != unknown:
+            break
+        await asyncio.sleep(0.05)
+    if coordinator.member_id != unknown:
+        record_member(settings, coordinator.member_id)
 
 
 #: Logs clearly when the broker goes away and comes back, and re-creates lost topics then.
