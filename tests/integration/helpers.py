@@ -54,6 +54,30 @@ async def read_topic(
     return records
 
 
+async def read_to_end(settings: Settings, topic: str, timeout: float = 30.0) -> list[Any]:
+    """Every record of ``topic`` up to its end offsets as of the call (a read bounded by a time
+    alone returns a prefix on a loaded machine: the records at the end are the ones missed)."""
+    consumer = make_consumer(
+        settings, topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+        while time.monotonic() < deadline:
+            positions = {tp: await consumer.position(tp) for tp in partitions}
+            if all(positions[tp] >= ends[tp] for tp in partitions):
+                break
+            batches = await consumer.getmany(timeout_ms=250)
+            for batch in batches.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
 async def wait_for(
     predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.25
 ) -> None:
@@ -68,4 +92,4 @@ def metric(worker: WorkerProcess, name: str) -> float:
     return worker.metrics().get(name, 0.0)
 
 
-__all__ = ["T0", "TopicPartition", "metric", "post", "read_topic", "wait_for"]
+__all__ = ["T0", "TopicPartition", "metric", "post", "read_to_end", "read_topic", "wait_for"]
