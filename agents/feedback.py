@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import orjson
 from aiokafka import TopicPartition
@@ -29,7 +30,7 @@ from agents.dead_letters import dead_letter
 from agents.sentiment_model import ready, sentiment_model
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
-from pipeline.runtime.kafka import ensure_topics, make_consumer
+from pipeline.runtime.kafka import ensure_topics, make_consumer, retry_while_unreachable
 from pipeline.runtime.model_store import assemble, read_store, snapshot_records
 from schemas import SourcePosition
 from schemas.feedback import Feedback
@@ -61,14 +62,27 @@ async def learn_from_feedback() -> None:
         if pinned == SHIPPED:
             log.info("sentiment model pinned: shipped weights (%s)", sentiment_model.version)
             return
-        if store == names.sentiment_model:
-            await ensure_topics(settings, (store,))  # one partition, compacted
-        offsets = await _restore(store, pinned)
+        offsets = await retry_while_unreachable("sentiment model", _start, store, pinned)
         if pinned:
             return
     finally:
         metrics.SENTIMENT_CORRECTIONS.set(sentiment_model.n_learned)
         ready.set()
+    consumer = await retry_while_unreachable("feedback topic", _feedback_consumer, offsets)
+    try:
+        await _learn_forever(consumer, offsets, store)
+    finally:
+        await consumer.stop()
+
+
+async def _start(store: str, pinned: str) -> dict[int, int]:
+    if store == names.sentiment_model:
+        await ensure_topics(settings, (store,))  # one partition, compacted
+    return await _restore(store, pinned)
+
+
+async def _feedback_consumer(offsets: dict[int, int]) -> Any:
+    """A group-less consumer of every feedback partition, each from the snapshot's offset."""
     await ensure_topics(settings, (names.feedback,))
     consumer = make_consumer(settings, group_id=None, enable_auto_commit=False)
     await consumer.start()
@@ -84,9 +98,10 @@ async def learn_from_feedback() -> None:
                 consumer.seek(partition, offsets[partition.partition])
             else:
                 await consumer.seek_to_beginning(partition)
-        await _learn_forever(consumer, offsets, store)
-    finally:
+    except BaseException:
         await consumer.stop()
+        raise
+    return consumer
 
 
 async def _learn_forever(consumer: object, offsets: dict[int, int], store: str) -> None:

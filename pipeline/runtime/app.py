@@ -184,7 +184,8 @@ async def _broker_back() -> None:
 async def _exit_restart(reason: str) -> NoReturn:
     line = f"crisiswatch worker: {reason}: exiting with code 3 to restart from the broker's state"
     os.write(2, f"{line}\n".encode())
-    await _record_rejoining_member()
+    if settings.leave_of_a_joining_member_works:
+        await _record_rejoining_member()
     os._exit(3)
 
 

@@ -6,18 +6,29 @@ producer writing posts and a subscriber reading alerts, as any other Kafka clien
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
 
 from pipeline.runtime.security import aiokafka_security
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.topics import TopicNames
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -126,3 +137,25 @@ async def read_until_idle(
     finally:
         await consumer.stop()
     return records
+
+
+async def retry_while_unreachable(
+    what: str, step: Callable[..., Awaitable[T]], *args: Any, max_delay: float = 10.0
+) -> T:
+    """``step(*args)``, retried while the broker cannot be reached. A worker's own requests at
+    start (topics, the model store) must wait for a broker that is away, as its Kafka clients
+    do, not crash the worker: the broker-kill test caught the feedback task's first request
+    failing just after the kill and taking the worker down with it."""
+    delay = min(0.5, max_delay)
+    while True:
+        try:
+            return await step(*args)
+        except (
+            KafkaConnectionError,
+            NodeNotReadyError,
+            KafkaTimeoutError,
+            RequestTimedOutError,
+        ) as exc:
+            log.warning("%s: broker not reachable (%r); retrying in %.1f s", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, max_delay)

@@ -269,6 +269,14 @@ class Settings:
         """Idempotent and transactional producers work (not on Tansu 0.6.0)."""
         return not self.is_tansu
 
+    @property
+    def leave_of_a_joining_member_works(self) -> bool:
+        """LeaveGroup for a member still in its JoinGroup removes it and the rebalance goes on.
+        Tansu 0.6.0 then keeps the group rebalancing for good (every later JoinGroup is answered,
+        no SyncGroup completes); it does not wait for such a member either, so nothing is lost
+        by not evicting it there (pipeline/runtime/app.py, ``_exit_restart``)."""
+        return not self.is_tansu
+
     def producer_options(self) -> dict[str, Any]:
         """Options of faust's producer (it writes the table changelogs) per broker profile.
 
