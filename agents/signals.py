@@ -1,7 +1,7 @@
 """Signals: subject posts -> sentiment, stories/origin, spread, leaders -> signals topic.
 
 Posts are taken in batches; each subject's models live in memory between batches (ModelCache)
-and their state is written to the table once per batch, one key per component
+and what changed of their state is written to the table once per batch, one key per component
 ("<subject>/<part>"), on the partition of the subject's own posts.
 """
 
@@ -106,7 +106,7 @@ async def signals(stream: Any) -> None:
         metrics.SIGNALS_HELD.inc(held)
         for subject, event in touched.items():
             with event_context(event):
-                for part, state in models.get(subject).state_parts().items():
+                for part, state in models.get(subject).take_changed_parts().items():
                     signals_state[f"{subject}/{part}"] = state
         await data_producer.send_all(
             [

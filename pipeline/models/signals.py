@@ -5,7 +5,8 @@ forecast_calibration.py and leaders.py, river style:
 ``learn_one(post, score)`` takes one post (a dict shaped like schemas.Post) and its sentiment
 score, and returns the reports (SubjectSignals as JSON dicts) of the event-time intervals it
 completed. The state is one JSON-able dict per component (``state_parts``), so the agent can
-keep each in a table key of its own and write it once per batch.
+keep each in a table key of its own and write, once per batch, only those that changed
+(``take_changed_parts``: the model notes which parts each step changes, nothing is compared).
 
 Reports come at interval boundaries of event time: a post in a later interval than the last
 one first closes that last interval, and the report describes the state at its end (everything
@@ -152,6 +153,8 @@ class SubjectSignalsModel:
         self.forecaster = CascadeForecaster(config.forecast, parts.get("forecast"))
         # story id -> [[age doubling, *features], ...] of its forecasts (state from before: none)
         self._seen: dict[str, list[list[float]]] = self.meta.setdefault("forecasts_seen", {})
+        #: Parts changed since take_changed_parts last gave them.
+        self._changed: set[str] = set()
 
     def state_parts(self) -> dict[str, dict[str, Any]]:
         return {
@@ -162,6 +165,15 @@ class SubjectSignalsModel:
             "sentiment": self.sentiment.state,
             "forecast": self.forecaster.state,
         }
+
+    def take_changed_parts(self) -> dict[str, dict[str, Any]]:
+        """The parts (``state_parts``) changed since the last call: what a table must be written.
+        Learning a post changes meta, stories, leaders, spread and sentiment; the forecast
+        calibrator changes only when a story closes; a report changes meta (forecasts seen)."""
+        parts = self.state_parts()
+        changed = {part: parts[part] for part in PARTS if part in self._changed}
+        self._changed.clear()
+        return changed
 
     @staticmethod
     def spread_watermark(spread: dict[str, Any] | None) -> float | None:
@@ -187,6 +199,7 @@ class SubjectSignalsModel:
         meta = self.meta
         ahead = self.config.max_ahead_seconds
         reports: list[dict[str, Any]] = []
+        self._changed.add("meta")  # held, frontier, counts
         held = meta["held"]
         if held is not None:
             meta["held"] = None
@@ -229,9 +242,11 @@ class SubjectSignalsModel:
         parent = post.get("repost_of") or post.get("quote_of") or post.get("reply_to")
         parent_author = self.stories.author_of(parent) if parent else None
         update = self.stories.learn(post)  # no per-post summary: nothing here reads one
+        self._changed.add("stories")
         if update.duplicate:  # at-least-once redelivery: already counted everywhere
             meta["duplicates"] += 1
             return reports
+        self._changed.update(("leaders", "spread", "sentiment"))
         author = post["author"]
         self.leaders.learn_one(post, parent_author)
         self.spread.learn_one(ts, author["id"], int(author.get("followers", 0)), post["platform"])
@@ -259,6 +274,7 @@ class SubjectSignalsModel:
             seen = self._seen.pop(story_id, None)
             final = finals.get(story_id)
             if seen and final is not None:
+                self._changed.add("forecast")
                 for snapshot in seen:
                     self.forecaster.learn_one(snapshot[1:], final["posts"], final["reach"])
 
@@ -275,6 +291,7 @@ class SubjectSignalsModel:
         its JSON dict, built field by field (validating a pydantic model per report was a
         tenth of a worker's time; tests validate these dicts against the schema)."""
         cfg = self.config
+        self._changed.add("meta")  # the forecasts it makes are remembered there
         story_sentiment = self.meta["story_sentiment"]
         scores: dict[str, float] = {}  # author influence, scored once per report
         # Subject leaders are ranked among the authors carrying the top stories: ranking every
