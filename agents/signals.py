@@ -20,7 +20,7 @@ from agents.dead_letters import dead_letter, position, processing_error
 from agents.model_cache import ModelCache
 from agents.sentiment_model import ready, sentiment_model
 from pipeline.models.sentiment import SentimentScore
-from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
+from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
 from pipeline.runtime.data_producer import Record
@@ -43,8 +43,8 @@ signals_state = app.Table(
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )
 models: ModelCache[SubjectSignalsModel] = ModelCache(
-    lambda subject: SubjectSignalsModel(
-        subject, config, {part: signals_state.get(f"{subject}/{part}") for part in PARTS}
+    lambda subject: SubjectSignalsModel.load(
+        subject, config, lambda key: signals_state.get(f"{subject}/{key}")
     )
 )
 
@@ -106,8 +106,8 @@ async def signals(stream: Any) -> None:
         metrics.SIGNALS_HELD.inc(held)
         for subject, event in touched.items():
             with event_context(event):
-                for part, state in models.get(subject).take_changed_parts().items():
-                    signals_state[f"{subject}/{part}"] = state
+                for key, state in models.get(subject).take_changed_parts().items():
+                    signals_state[f"{subject}/{key}"] = state
         await data_producer.send_all(
             [
                 *letters,

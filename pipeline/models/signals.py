@@ -30,10 +30,12 @@ closes, and its final posts and reach then teach the calibrator (``forecast`` pa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pipeline.models import state_log
 from pipeline.models.forecast_calibration import (
     CalibrationConfig,
     CascadeForecastConfig,
@@ -148,6 +150,8 @@ class SubjectSignalsModel:
         self._rejected: list[Rejected] = []
         self.stories = StoryTracker(subject, config.stories, parts.get("stories"))
         self.leaders = AuthorInfluence(config.leaders, parts.get("leaders"))
+        # 1,000 authors, a few of them changed by a batch: written as deltas (state_log.py).
+        self._leaders_log = state_log.OrderedLog(parts.get("leaders"), "authors")
         self.spread = SubjectSpread(config.spread, parts.get("spread"))
         self.sentiment = SentimentBaseline(config.sentiment, parts.get("sentiment"))
         self.forecaster = CascadeForecaster(config.forecast, parts.get("forecast"))
@@ -166,12 +170,29 @@ class SubjectSignalsModel:
             "forecast": self.forecaster.state,
         }
 
+    @classmethod
+    def load(
+        cls, subject: str, config: SignalsConfig, get: Callable[[str], Any]
+    ) -> SubjectSignalsModel:
+        """The model as ``take_changed_parts`` wrote it: ``get(key)`` reads a table key (None
+        if never written), the parts and the leaders part's deltas."""
+        parts = {part: get(part) for part in PARTS}
+        parts["leaders"] = state_log.load(
+            parts["leaders"], "authors", lambda n: get(f"leaders+{n}")
+        )
+        return cls(subject, config, parts)
+
     def take_changed_parts(self) -> dict[str, dict[str, Any]]:
-        """The parts (``state_parts``) changed since the last call: what a table must be written.
-        Learning a post changes meta, stories, leaders, spread and sentiment; the forecast
-        calibrator changes only when a story closes; a report changes meta (forecasts seen)."""
+        """What changed since the last call, {table key: value}: the parts (``state_parts``)
+        that changed, the leaders part as a delta of the authors that changed (``leaders+<n>``;
+        ``load`` reads them back). Learning a post changes meta, stories, leaders, spread and
+        sentiment; the forecast calibrator changes only when a story closes; a report changes
+        meta (forecasts seen)."""
         parts = self.state_parts()
         changed = {part: parts[part] for part in PARTS if part in self._changed}
+        if "leaders" in changed:
+            leaders = changed.pop("leaders")
+            changed.update(self._leaders_log.take("leaders", leaders, self.leaders.changes))
         self._changed.clear()
         return changed
 
