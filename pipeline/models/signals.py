@@ -150,8 +150,10 @@ class SubjectSignalsModel:
         self._rejected: list[Rejected] = []
         self.stories = StoryTracker(subject, config.stories, parts.get("stories"))
         self.leaders = AuthorInfluence(config.leaders, parts.get("leaders"))
-        # 1,000 authors, a few of them changed by a batch: written as deltas (state_log.py).
+        # 1,000 authors, 2,000 recent posts, a few of them changed by a batch: written as
+        # deltas (state_log.py).
         self._leaders_log = state_log.OrderedLog(parts.get("leaders"), "authors")
+        self._posts_log = state_log.OrderedLog(parts.get("stories"), "posts")
         self.spread = SubjectSpread(config.spread, parts.get("spread"))
         self.sentiment = SentimentBaseline(config.sentiment, parts.get("sentiment"))
         self.forecaster = CascadeForecaster(config.forecast, parts.get("forecast"))
@@ -180,12 +182,14 @@ class SubjectSignalsModel:
         parts["leaders"] = state_log.load(
             parts["leaders"], "authors", lambda n: get(f"leaders+{n}")
         )
+        parts["stories"] = state_log.load(parts["stories"], "posts", lambda n: get(f"stories+{n}"))
         return cls(subject, config, parts)
 
     def take_changed_parts(self) -> dict[str, dict[str, Any]]:
         """What changed since the last call, {table key: value}: the parts (``state_parts``)
-        that changed, the leaders part as a delta of the authors that changed (``leaders+<n>``;
-        ``load`` reads them back). Learning a post changes meta, stories, leaders, spread and
+        that changed, the leaders part as a delta of the authors that changed (``leaders+<n>``),
+        the stories part with a delta of its recent-post map (``stories+<n>``); ``load`` reads
+        them back. Learning a post changes meta, stories, leaders, spread and
         sentiment; the forecast calibrator changes only when a story closes; a report changes
         meta (forecasts seen)."""
         parts = self.state_parts()
@@ -193,6 +197,9 @@ class SubjectSignalsModel:
         if "leaders" in changed:
             leaders = changed.pop("leaders")
             changed.update(self._leaders_log.take("leaders", leaders, self.leaders.changes))
+        if "stories" in changed:
+            stories = changed.pop("stories")
+            changed.update(self._posts_log.take("stories", stories, self.stories.post_changes))
         self._changed.clear()
         return changed
 

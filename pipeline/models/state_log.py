@@ -8,12 +8,15 @@ the deltas add up to as many entries as the state holds, or ``MAX_DELTAS`` were 
 next write is a snapshot again: a part costs at most about twice what its changes cost, and a
 worker recovering it reads one snapshot and at most ``MAX_DELTAS`` deltas.
 
-The entries are an insertion-ordered dict kept least recently touched first (touching an entry
-moves it to the end; that order decides evictions, so it is state too). So a delta lists the
-touched entries in their order at the end of the dict, and applying it (remove the removed, then
-move each touched entry to the end with its new value) gives back the same dict, order
-included. Every snapshot starts a new generation (``gen``, kept in the state); a delta carries
-its generation and number, and loading stops at the first slot that is missing or of another
+The entries are an insertion-ordered dict whose order is state too (it decides evictions):
+least recently touched first (leaders: a touch moves an entry to the end), or first in first
+out (a recent-post map: new entries at the end, some changed where they stand). So a delta
+lists the removed keys, the entries changed where they stand, and the touched entries at the
+end of the dict in their order; applying it (remove, update in place, then move each of the
+end's entries to the end with its value) gives back the same dict, order included.
+
+Every snapshot starts a new generation (``gen``, kept in the state); a delta carries its
+generation and number, and loading stops at the first slot that is missing or of another
 generation: slots of an older generation are simply written over later, never deleted.
 
 The model notes what it touches and removes (a set add per change): nothing is serialised or
@@ -23,7 +26,7 @@ compared to find what changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import islice
+from itertools import takewhile
 from typing import Any
 
 MAX_DELTAS = 16
@@ -78,19 +81,19 @@ class OrderedLog:
         """{table key: value} to write for what changed since the last call: the entries the
         model noted it touched and removed since (the notes are then cleared)."""
         entries: dict[str, Any] = state[self.entries_key]
-        touched = [k for k in notes.touched if k in entries]
+        touched = {k for k in notes.touched if k in entries}
         removed = [k for k in notes.removed if k not in entries]
         everything = notes.everything
         notes.clear()
-        # The touched entries are the last ones, in their order (each touch moved one there).
-        tail = list(islice(reversed(entries), len(touched)))[::-1]
-        in_order = set(tail) == set(touched)
+        # The touched entries at the end, in their order: new ones, and those a touch moved
+        # there; the others were changed where they stand (a count in a recent-post map).
+        tail = list(takewhile(touched.__contains__, reversed(entries)))[::-1]
+        in_place = touched.difference(tail)
         if (
             self.snapshot_due
             or everything
-            or not in_order  # a model that changed an entry without moving it: write it whole
             or self.deltas >= MAX_DELTAS
-            or self.logged + len(tail) > len(entries)
+            or self.logged + len(touched) > len(entries)
         ):
             self.snapshot_due = False
             state["gen"] = int(state.get("gen", 0)) + 1
@@ -101,11 +104,12 @@ class OrderedLog:
             "gen": int(state.get("gen", 0)),
             "n": self.deltas,
             "fields": {k: v for k, v in state.items() if k != self.entries_key},
-            "upsert": [[k, entries[k]] for k in tail],
             "remove": removed,
+            "update": [[k, entries[k]] for k in in_place],
+            "upsert": [[k, entries[k]] for k in tail],
         }
         self.deltas += 1
-        self.logged += len(tail)
+        self.logged += len(touched)
         state["deltas"], state["logged"] = self.deltas, self.logged
         return {f"{part}+{delta['n']}": delta}
 
@@ -127,11 +131,13 @@ def load(
             break
         for key in delta["remove"]:
             entries.pop(key, None)
+        for key, value in delta.get("update", ()):
+            entries[key] = value  # where it stands: it was changed there
         for key, value in delta["upsert"]:
             entries.pop(key, None)
             entries[key] = value
         snapshot.update(delta["fields"])
         applied += 1
-        logged += len(delta["upsert"])
+        logged += len(delta["upsert"]) + len(delta.get("update", ()))
     snapshot["gen"], snapshot["deltas"], snapshot["logged"] = gen, applied, logged
     return snapshot

@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.models import story_repair
+from pipeline.models.state_log import ChangeNotes
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import hottest, iso, summarize
 from pipeline.models.story_text import (
@@ -164,6 +165,9 @@ class StoryTracker:
             stop = stop | set(content_words(subject, frozenset()))
         self._stop_words = frozenset(stop)
         self._lsh = SignatureIndex(cfg.minhash_bands, cfg.minhash_rows)  # derived, not stored
+        #: Recent-post map entries added, changed and dropped since the owner last took them:
+        #: a table then writes only those (pipeline/models/state_log.py).
+        self.post_changes = ChangeNotes(limit=2 * cfg.max_recent_posts)
         for sid, story in self.state["stories"].items():
             for encoded in story["signatures"]:
                 self._lsh.add(sid, self._lsh.decode(encoded))
@@ -230,9 +234,10 @@ class StoryTracker:
 
         story_id: str | None = None
         children = 0
-        if parent is not None and parent[0] in stories:
+        if parent_id is not None and parent is not None and parent[0] in stories:
             story_id = parent[0]
             parent[4] += 1
+            self.post_changes.touch(parent_id)
             children = parent[4]
         elif answers is not None:  # it joins its answers' story (and, earlier, leads it)
             story_id = answers
@@ -264,6 +269,7 @@ class StoryTracker:
             elif depth:
                 story["depth"] += depth
             story_repair.reroot(recent, (story_id, *merged), post_id, story_id, root, depth)
+            self.post_changes.everything = True  # entries anywhere in the map: write it whole
         if parent_id is not None and parent is None:  # answers wait for their parent
             awaiting.setdefault(parent_id, story_id)
             while len(awaiting) > 4 * cfg.max_active_stories:  # a few unseen parents per story
@@ -272,8 +278,11 @@ class StoryTracker:
         # A root post is its own root: stored as None, as this map is most of the state.
         stored_root = None if root == post_id else root
         recent[post_id] = [story_id, depth, str(post["author"]["id"]), stored_root, 0]
+        self.post_changes.touch(post_id)
         while len(recent) > cfg.max_recent_posts:
-            del recent[next(iter(recent))]
+            dropped = next(iter(recent))
+            del recent[dropped]
+            self.post_changes.remove(dropped)
         state["stats"]["posts"] += 1
         return StoryStep(story_id, is_new, depth, closed=tuple(closed), merged=merged)
 

@@ -21,6 +21,7 @@ from pipeline.models.crisis_score import AnomalyModel, ScoreConfig
 from pipeline.models.leaders import LeaderConfig
 from pipeline.models.sentiment import SentimentModel, SentimentScore
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
+from pipeline.models.story_index import StoryConfig
 from pipeline.runtime.settings import PACKAGE_DATA, Settings
 from pipeline.tools.offline import run_offline
 from pipeline.tools.sources import read_posts
@@ -119,19 +120,30 @@ def test_a_state_written_whole_by_the_code_before_loads_and_takes_deltas(
         live.learn_one(post, score)
         restarted.learn_one(post, score)
     changes = restarted.take_changed_parts()
-    assert "leaders+0" in changes and "leaders" not in changes
+    assert {"leaders+0", "stories+0"} <= set(changes)
+    assert "leaders" not in changes and "stories" not in changes
     write(table, changes)
-    assert orjson.dumps(loaded(table).leaders.state["authors"]) == orjson.dumps(
-        live.leaders.state["authors"]
-    )
+    rebuilt = loaded(table)
+    for part in ("leaders", "stories"):
+        # The same, but for the generation and delta count the new code keeps in the state.
+        assert orjson.loads(orjson.dumps(rebuilt.state_parts()[part])) == {
+            **orjson.loads(orjson.dumps(live.state_parts()[part])),
+            "gen": 0,
+            "deltas": 1,
+            "logged": len(orjson.loads(table[f"{part}+0"])["upsert"])
+            + len(orjson.loads(table[f"{part}+0"])["update"]),
+        }
 
 
 @pytest.mark.parametrize("cap", [30, 200])
-def test_leaders_deltas_with_evictions_load_to_the_live_authors_in_order(
+def test_deltas_with_evictions_load_to_the_live_state_in_order(
     cap: int, cascade_posts: list[tuple[dict[str, Any], SentimentScore]]
 ) -> None:
-    """A small author cap evicts all along: removals and re-added authors in the deltas."""
-    config = SignalsConfig(leaders=LeaderConfig(max_authors=cap))
+    """Small caps evict all along: removals, re-added keys, changed entries in the deltas."""
+    config = SignalsConfig(
+        leaders=LeaderConfig(max_authors=cap),
+        stories=StoryConfig(max_active_stories=10, max_recent_posts=3 * cap),
+    )
     model = SubjectSignalsModel("acme", config)
     table: dict[str, bytes] = {}
     kinds: list[str] = []
@@ -140,17 +152,23 @@ def test_leaders_deltas_with_evictions_load_to_the_live_authors_in_order(
             model.learn_one(post, score)
         changes = model.take_changed_parts()
         write(table, changes)
-        kinds.extend(k for k in changes if k.startswith("leaders"))
+        kinds.extend(changes)
         rebuilt = SubjectSignalsModel.load(
             "acme", config, lambda key: orjson.loads(table[key]) if key in table else None
         )
-        assert list(rebuilt.leaders.state["authors"].items()) == list(
-            model.leaders.state["authors"].items()
-        )
-    removed = sum(len(orjson.loads(v)["remove"]) for k, v in table.items() if "+" in k)
-    assert removed > 0
-    assert kinds.count("leaders") > 1  # snapshots again once the deltas add up
-    assert max(int(k.split("+")[1]) for k in kinds if "+" in k) < state_log.MAX_DELTAS
+        for part in ("leaders", "stories"):
+            assert orjson.dumps(rebuilt.state_parts()[part]) == orjson.dumps(
+                model.state_parts()[part]
+            )
+        assert list(rebuilt.leaders.state["authors"]) == list(model.leaders.state["authors"])
+        assert list(rebuilt.stories.state["posts"]) == list(model.stories.state["posts"])
+    deltas = [orjson.loads(v) for k, v in table.items() if "+" in k]
+    assert sum(len(d["remove"]) for d in deltas) > 0
+    assert sum(len(d["update"]) for d in deltas) > 0  # reposts counted on their parent's entry
+    for part in ("leaders", "stories"):
+        assert kinds.count(part) > 1  # whole again once the deltas add up
+        assert kinds.count(f"{part}+1") > 1
+        assert f"{part}+{state_log.MAX_DELTAS}" not in kinds
 
 
 def test_a_held_post_changes_meta_only(
