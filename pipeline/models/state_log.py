@@ -3,10 +3,11 @@
 A subject's leaders state holds up to 1,000 authors (~130 KB of JSON); a batch with a few of
 the subject's posts changes a few of them, yet writing the part meant writing all of them. Here
 the part is written whole once (the *snapshot*, at the part's own table key), then, per batch,
-as a *delta* of the entries touched and removed since (at ``<part>+<n>``, n = 0, 1, ...). When
-the deltas add up to as many entries as the state holds, or ``MAX_DELTAS`` were written, the
-next write is a snapshot again: a part costs at most about twice what its changes cost, and a
-worker recovering it reads one snapshot and at most ``MAX_DELTAS`` deltas.
+as a *delta* of the entries touched and removed since (at ``<part>+<n>``, n = 0, 1, ...), with
+the part's other fields whole. When the deltas' bytes would add up to more than the snapshot's,
+or ``MAX_DELTAS`` were written, the next write is a snapshot again: a part costs at most about
+twice what its changes cost, and a worker recovering it reads one snapshot and deltas of at most
+as many bytes (plus, until written over, an older generation's: at most as many again).
 
 The entries are an insertion-ordered dict whose order is state too (it decides evictions):
 least recently touched first (leaders: a touch moves an entry to the end), or first in first
@@ -28,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import takewhile
 from typing import Any
+
+import orjson
 
 MAX_DELTAS = 16
 
@@ -74,8 +77,10 @@ class OrderedLog:
         self.entries_key = entries_key
         #: A part never written (a new subject) is written whole first.
         self.snapshot_due = state is None
+        #: This generation's deltas, their bytes, and its snapshot's bytes (0: not measured).
         self.deltas = int(state.get("deltas", 0)) if state else 0
         self.logged = int(state.get("logged", 0)) if state else 0
+        self.size = int(state.get("size", 0)) if state else 0
 
     def take(self, part: str, state: dict[str, Any], notes: ChangeNotes) -> dict[str, Any]:
         """{table key: value} to write for what changed since the last call: the entries the
@@ -85,33 +90,35 @@ class OrderedLog:
         removed = [k for k in notes.removed if k not in entries]
         everything = notes.everything
         notes.clear()
-        # The touched entries at the end, in their order: new ones, and those a touch moved
-        # there; the others were changed where they stand (a count in a recent-post map).
-        tail = list(takewhile(touched.__contains__, reversed(entries)))[::-1]
-        in_place = touched.difference(tail)
-        if (
-            self.snapshot_due
-            or everything
-            or self.deltas >= MAX_DELTAS
-            or self.logged + len(touched) > len(entries)
-        ):
-            self.snapshot_due = False
-            state["gen"] = int(state.get("gen", 0)) + 1
-            state["deltas"] = self.deltas = 0
-            state["logged"] = self.logged = 0
-            return {part: state}
-        delta = {
-            "gen": int(state.get("gen", 0)),
-            "n": self.deltas,
-            "fields": {k: v for k, v in state.items() if k != self.entries_key},
-            "remove": removed,
-            "update": [[k, entries[k]] for k in in_place],
-            "upsert": [[k, entries[k]] for k in tail],
-        }
-        self.deltas += 1
-        self.logged += len(touched)
-        state["deltas"], state["logged"] = self.deltas, self.logged
-        return {f"{part}+{delta['n']}": delta}
+        if not (self.snapshot_due or everything or self.deltas >= MAX_DELTAS):
+            # The touched entries at the end, in their order: new ones, and those a touch
+            # moved there; the others were changed where they stand (a recent-post map's).
+            tail = list(takewhile(touched.__contains__, reversed(entries)))[::-1]
+            delta = {
+                "gen": int(state.get("gen", 0)),
+                "n": self.deltas,
+                "fields": {k: v for k, v in state.items() if k != self.entries_key},
+                "remove": removed,
+                "update": [[k, entries[k]] for k in touched.difference(tail)],
+                "upsert": [[k, entries[k]] for k in tail],
+            }
+            # Measured, not guessed (the fields besides the entries go whole in every delta):
+            # once the deltas add up to the snapshot's bytes, the next write is a snapshot.
+            if not self.size:  # a state of the code before: measured once
+                self.size = len(orjson.dumps(state))
+            size = len(orjson.dumps(delta))
+            if self.logged + size <= self.size:
+                self.deltas += 1
+                self.logged += size
+                state["deltas"], state["logged"] = self.deltas, self.logged
+                return {f"{part}+{delta['n']}": delta}
+        self.snapshot_due = False
+        state["gen"] = int(state.get("gen", 0)) + 1
+        state["deltas"] = self.deltas = 0
+        state["logged"] = self.logged = 0
+        state["size"] = 0
+        state["size"] = self.size = len(orjson.dumps(state))
+        return {part: state}
 
 
 def load(
@@ -138,6 +145,6 @@ def load(
             entries[key] = value
         snapshot.update(delta["fields"])
         applied += 1
-        logged += len(delta["upsert"]) + len(delta.get("update", ()))
+        logged += len(orjson.dumps(delta))
     snapshot["gen"], snapshot["deltas"], snapshot["logged"] = gen, applied, logged
     return snapshot
