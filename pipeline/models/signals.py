@@ -56,6 +56,11 @@ from schemas.signals import (
 )
 
 PARTS = ("meta", "stories", "leaders", "spread", "sentiment", "forecast")
+#: Entries of a part written by change (pipeline/models/state_log.py), and fields written only
+#: when noted changed.
+LEADERS_LOGGED = ("authors",)
+STORIES_LOGGED = ("posts", "stories")
+STORIES_NOTED = ("closed",)
 # The schema's fields: a report carries exactly these (the models' own dicts hold more).
 SENTIMENT_FIELDS = frozenset(SentimentSignal.model_fields)
 SPREAD_FIELDS = frozenset(SpreadSignal.model_fields)
@@ -152,8 +157,10 @@ class SubjectSignalsModel:
         self.leaders = AuthorInfluence(config.leaders, parts.get("leaders"))
         # 1,000 authors, 2,000 recent posts, a few of them changed by a batch: written as
         # deltas (state_log.py).
-        self._leaders_log = state_log.OrderedLog(parts.get("leaders"), "authors")
-        self._posts_log = state_log.OrderedLog(parts.get("stories"), "posts")
+        self._leaders_log = state_log.OrderedLog(parts.get("leaders"), LEADERS_LOGGED)
+        self._stories_log = state_log.OrderedLog(
+            parts.get("stories"), STORIES_LOGGED, STORIES_NOTED
+        )
         self.spread = SubjectSpread(config.spread, parts.get("spread"))
         self.sentiment = SentimentBaseline(config.sentiment, parts.get("sentiment"))
         self.forecaster = CascadeForecaster(config.forecast, parts.get("forecast"))
@@ -180,9 +187,11 @@ class SubjectSignalsModel:
         if never written), the parts and the leaders part's deltas."""
         parts = {part: get(part) for part in PARTS}
         parts["leaders"] = state_log.load(
-            parts["leaders"], "authors", lambda n: get(f"leaders+{n}")
+            parts["leaders"], LEADERS_LOGGED, lambda n: get(f"leaders+{n}")
         )
-        parts["stories"] = state_log.load(parts["stories"], "posts", lambda n: get(f"stories+{n}"))
+        parts["stories"] = state_log.load(
+            parts["stories"], STORIES_LOGGED, lambda n: get(f"stories+{n}")
+        )
         return cls(subject, config, parts)
 
     def take_changed_parts(self) -> dict[str, dict[str, Any]]:
@@ -196,10 +205,21 @@ class SubjectSignalsModel:
         changed = {part: parts[part] for part in PARTS if part in self._changed}
         if "leaders" in changed:
             leaders = changed.pop("leaders")
-            changed.update(self._leaders_log.take("leaders", leaders, self.leaders.changes))
+            notes = {"authors": self.leaders.changes}
+            changed.update(self._leaders_log.take("leaders", leaders, notes))
         if "stories" in changed:
             stories = changed.pop("stories")
-            changed.update(self._posts_log.take("stories", stories, self.stories.post_changes))
+            tracker = self.stories
+            notes = {"posts": tracker.post_changes, "stories": tracker.story_changes}
+            changed.update(
+                self._stories_log.take(
+                    "stories",
+                    stories,
+                    notes,
+                    tracker.changed_fields,
+                    {"closed": tracker.closed_changes},
+                )
+            )
         self._changed.clear()
         return changed
 

@@ -70,11 +70,42 @@ class ChangeNotes:
         self.everything = False
 
 
-class OrderedLog:
-    """What to write of one part: ``state[entries_key]`` is the ordered dict of entries."""
+class ListNotes:
+    """What happened to a first-in-first-out list since its owner last took it: items appended
+    at the end, items dropped from the front, or (``rewritten``) anything else."""
 
-    def __init__(self, state: dict[str, Any] | None, entries_key: str) -> None:
-        self.entries_key = entries_key
+    __slots__ = ("appended", "dropped", "rewritten")
+
+    def __init__(self) -> None:
+        self.appended = self.dropped = 0
+        self.rewritten = False
+
+    def take(self, items: list[Any]) -> list[Any] | None:
+        """[dropped, appended items] that turn the list as last taken into ``items``, or None
+        if only the whole list does (then written whole); the notes are cleared."""
+        appended, dropped, rewritten = self.appended, self.dropped, self.rewritten
+        self.appended = self.dropped = 0
+        self.rewritten = False
+        # What stayed of the list as taken last time is items[:-appended], so it held that
+        # many plus the dropped ones; appended ones dropped since would make this wrong.
+        if rewritten or appended > len(items):
+            return None
+        return [dropped, items[len(items) - appended :]]
+
+
+class OrderedLog:
+    """What to write of one part: ``state[key]`` for each of ``entries_keys`` is an ordered
+    dict of entries, logged by change; of the other fields, those in ``noted_fields`` go in a
+    delta only when the model noted them changed, the rest always."""
+
+    def __init__(
+        self,
+        state: dict[str, Any] | None,
+        entries_keys: tuple[str, ...],
+        noted_fields: tuple[str, ...] = (),
+    ) -> None:
+        self.entries_keys = entries_keys
+        self.noted_fields = frozenset(noted_fields)
         #: A part never written (a new subject) is written whole first.
         self.snapshot_due = state is None
         #: This generation's deltas, their bytes, and its snapshot's bytes (0: not measured).
@@ -82,28 +113,41 @@ class OrderedLog:
         self.logged = int(state.get("logged", 0)) if state else 0
         self.size = int(state.get("size", 0)) if state else 0
 
-    def take(self, part: str, state: dict[str, Any], notes: ChangeNotes) -> dict[str, Any]:
+    def take(
+        self,
+        part: str,
+        state: dict[str, Any],
+        notes: dict[str, ChangeNotes],
+        changed_fields: set[str] | None = None,
+        lists: dict[str, ListNotes] | None = None,
+    ) -> dict[str, Any]:
         """{table key: value} to write for what changed since the last call: the entries the
-        model noted it touched and removed since (the notes are then cleared)."""
-        entries: dict[str, Any] = state[self.entries_key]
-        touched = {k for k in notes.touched if k in entries}
-        removed = [k for k in notes.removed if k not in entries]
-        everything = notes.everything
-        notes.clear()
+        model noted it touched and removed since, per entries key, and the noted fields it
+        changed (notes and fields are then cleared)."""
+        everything = any(notes[key].everything for key in self.entries_keys)
+        delta: dict[str, Any] = {"gen": int(state.get("gen", 0)), "n": self.deltas}
+        delta["fields"] = {
+            k: v
+            for k, v in state.items()
+            if k not in self.entries_keys
+            and (k not in self.noted_fields or (changed_fields and k in changed_fields))
+        }
+        delta["entries"] = {key: _changes(state[key], notes[key]) for key in self.entries_keys}
+        # A noted list changed only at its ends: what was dropped and appended, else whole.
+        delta["lists"] = {}
+        for key, list_notes in (lists or {}).items():
+            ends = list_notes.take(state[key])
+            if key in delta["fields"]:
+                continue  # noted changed otherwise: whole
+            if ends is None:
+                delta["fields"][key] = state[key]
+            elif ends[0] or ends[1]:
+                delta["lists"][key] = ends
+        if changed_fields:
+            changed_fields.clear()
         if not (self.snapshot_due or everything or self.deltas >= MAX_DELTAS):
-            # The touched entries at the end, in their order: new ones, and those a touch
-            # moved there; the others were changed where they stand (a recent-post map's).
-            tail = list(takewhile(touched.__contains__, reversed(entries)))[::-1]
-            delta = {
-                "gen": int(state.get("gen", 0)),
-                "n": self.deltas,
-                "fields": {k: v for k, v in state.items() if k != self.entries_key},
-                "remove": removed,
-                "update": [[k, entries[k]] for k in touched.difference(tail)],
-                "upsert": [[k, entries[k]] for k in tail],
-            }
-            # Measured, not guessed (the fields besides the entries go whole in every delta):
-            # once the deltas add up to the snapshot's bytes, the next write is a snapshot.
+            # Measured, not guessed (fields go whole in every delta that has them): once the
+            # deltas add up to the snapshot's bytes, the next write is a snapshot.
             if not self.size:  # a state of the code before: measured once
                 self.size = len(orjson.dumps(state))
             size = len(orjson.dumps(delta))
@@ -121,8 +165,23 @@ class OrderedLog:
         return {part: state}
 
 
+def _changes(entries: dict[str, Any], notes: ChangeNotes) -> list[list[Any]]:
+    """[removed keys, [key, value] changed where they stand, [key, value] at the end in order]
+    (the notes are cleared)."""
+    touched = {k for k in notes.touched if k in entries}
+    removed = [k for k in notes.removed if k not in entries]
+    notes.clear()
+    # The touched entries at the end, in their order: new ones, and those a touch moved there;
+    # the others were changed where they stand (a count in a recent-post map).
+    tail = list(takewhile(touched.__contains__, reversed(entries)))[::-1]
+    in_place = [[k, entries[k]] for k in touched.difference(tail)]
+    return [removed, in_place, [[k, entries[k]] for k in tail]]
+
+
 def load(
-    snapshot: dict[str, Any] | None, entries_key: str, get_delta: Callable[[int], Any]
+    snapshot: dict[str, Any] | None,
+    entries_keys: tuple[str, ...],
+    get_delta: Callable[[int], Any],
 ) -> dict[str, Any] | None:
     """The part as last written: ``snapshot`` with its generation's deltas applied in order.
     ``get_delta(n)`` reads slot n (None if never written). A snapshot of before deltas existed
@@ -130,19 +189,24 @@ def load(
     if snapshot is None:
         return None
     gen = int(snapshot.get("gen", 0))
-    entries: dict[str, Any] = snapshot[entries_key]
     applied = logged = 0
     for n in range(MAX_DELTAS):
         delta = get_delta(n)
         if delta is None or delta["gen"] != gen or delta["n"] != n:
             break
-        for key in delta["remove"]:
-            entries.pop(key, None)
-        for key, value in delta.get("update", ()):
-            entries[key] = value  # where it stands: it was changed there
-        for key, value in delta["upsert"]:
-            entries.pop(key, None)
-            entries[key] = value
+        for key in entries_keys:
+            entries: dict[str, Any] = snapshot[key]
+            removed, in_place, tail = delta["entries"][key]
+            for k in removed:
+                entries.pop(k, None)
+            for k, value in in_place:
+                entries[k] = value  # where it stands: it was changed there
+            for k, value in tail:
+                entries.pop(k, None)
+                entries[k] = value
+        for key, (dropped, appended) in delta.get("lists", {}).items():
+            del snapshot[key][:dropped]
+            snapshot[key].extend(appended)
         snapshot.update(delta["fields"])
         applied += 1
         logged += len(orjson.dumps(delta))

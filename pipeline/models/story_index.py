@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.models import story_repair
-from pipeline.models.state_log import ChangeNotes
+from pipeline.models.state_log import ChangeNotes, ListNotes
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import hottest, iso, summarize
 from pipeline.models.story_text import (
@@ -168,6 +168,11 @@ class StoryTracker:
         #: Recent-post map entries added, changed and dropped since the owner last took them:
         #: a table then writes only those (pipeline/models/state_log.py).
         self.post_changes = ChangeNotes(limit=2 * cfg.max_recent_posts)
+        #: Likewise for the active stories (least recently updated first), the closed
+        #: summaries (first in, first out) and the other fields noted when they change.
+        self.story_changes = ChangeNotes(limit=2 * cfg.max_active_stories)
+        self.changed_fields: set[str] = set()
+        self.closed_changes = ListNotes()
         for sid, story in self.state["stories"].items():
             for encoded in story["signatures"]:
                 self._lsh.add(sid, self._lsh.decode(encoded))
@@ -257,6 +262,7 @@ class StoryTracker:
             state["stats"]["opened"] += 1
         else:
             stories[story_id] = stories.pop(story_id)  # now the most recently updated
+        self.story_changes.touch(story_id)  # every change below is to this story
         story = stories[story_id]
         self._add_post(story, post, ts, root, depth, children)
         if signature is not None:
@@ -379,8 +385,10 @@ class StoryTracker:
         if not kept:
             return []
         summary = state["closed"].pop(kept[-1])
+        self.closed_changes.rewritten = True
         closed = self._make_room()
         story = state["stories"][story_id] = story_repair.reopen(summary)
+        self.story_changes.touch(story_id)
         words = content_words(story["first_post"]["text"], self._stop_words)
         if len(words) >= self.config.min_similarity_tokens:
             perms = self.config.minhash_bands * self.config.minhash_rows
@@ -392,6 +400,8 @@ class StoryTracker:
         cfg = self.config
         stories = self.state["stories"]
         source = stories.pop(source_id)
+        self.story_changes.remove(source_id)
+        self.story_changes.touch(target_id)
         story_repair.merge(
             stories[target_id],
             source,
@@ -443,14 +453,17 @@ class StoryTracker:
     def _close(self, story_id: str, reason: str) -> str:
         state = self.state
         story = state["stories"].pop(story_id)
+        self.story_changes.remove(story_id)
         self._lsh.drop(story_id)
         state["stats"][reason] += 1
         if self.config.max_closed_stories:
             summary = self._summary(story, series=False)
             summary.update(closed=reason, closed_at=iso(state["watermark"]))
             state["closed"].append(summary)
+            self.closed_changes.appended += 1
             if len(state["closed"]) > self.config.max_closed_stories:
                 del state["closed"][0]
+                self.closed_changes.dropped += 1
         return story_id
 
     # -- reading --------------------------------------------------------------------------------

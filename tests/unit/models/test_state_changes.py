@@ -146,12 +146,14 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
     model = SubjectSignalsModel("acme", config)
     table: dict[str, bytes] = {}
     kinds: list[str] = []
+    written: list[dict[str, Any]] = []
     for batch in batches(cascade_posts, seed=cap):
         for post, score in batch:
             model.learn_one(post, score)
         changes = model.take_changed_parts()
         write(table, changes)
         kinds.extend(changes)
+        written.extend(orjson.loads(orjson.dumps(v)) for k, v in changes.items() if "+" in k)
         rebuilt = SubjectSignalsModel.load(
             "acme", config, lambda key: orjson.loads(table[key]) if key in table else None
         )
@@ -161,9 +163,10 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
             )
         assert list(rebuilt.leaders.state["authors"]) == list(model.leaders.state["authors"])
         assert list(rebuilt.stories.state["posts"]) == list(model.stories.state["posts"])
-    deltas = [orjson.loads(v) for k, v in table.items() if "+" in k]
-    assert sum(len(d["remove"]) for d in deltas) > 0
-    assert sum(len(d["update"]) for d in deltas) > 0  # reposts counted on their parent's entry
+    logged = [c for d in written for c in d["entries"].values()]
+    assert sum(len(removed) for removed, _, _ in logged) > 0
+    assert sum(len(in_place) for _, in_place, _ in logged) > 0  # reposts' parents' counts
+    assert any(d["lists"].get("closed") for d in written)  # closed summaries by their ends
     for part in ("leaders", "stories"):
         assert kinds.count(part) > 1  # whole again once the deltas add up
         assert kinds.count(f"{part}+1") > 1
