@@ -61,6 +61,7 @@ PARTS = ("meta", "stories", "leaders", "spread", "sentiment", "forecast")
 LEADERS_LOGGED = ("authors",)
 STORIES_LOGGED = ("posts", "stories")
 STORIES_NOTED = ("closed",)
+SPREAD_LOGGED = ("authors",)
 # The schema's fields: a report carries exactly these (the models' own dicts hold more).
 SENTIMENT_FIELDS = frozenset(SentimentSignal.model_fields)
 SPREAD_FIELDS = frozenset(SpreadSignal.model_fields)
@@ -161,6 +162,7 @@ class SubjectSignalsModel:
         self._stories_log = state_log.OrderedLog(
             parts.get("stories"), STORIES_LOGGED, STORIES_NOTED
         )
+        self._spread_log = state_log.OrderedLog(parts.get("spread"), SPREAD_LOGGED)
         self.spread = SubjectSpread(config.spread, parts.get("spread"))
         self.sentiment = SentimentBaseline(config.sentiment, parts.get("sentiment"))
         self.forecaster = CascadeForecaster(config.forecast, parts.get("forecast"))
@@ -192,21 +194,28 @@ class SubjectSignalsModel:
         parts["stories"] = state_log.load(
             parts["stories"], STORIES_LOGGED, lambda n: get(f"stories+{n}")
         )
+        parts["spread"] = state_log.load(
+            parts["spread"], SPREAD_LOGGED, lambda n: get(f"spread+{n}")
+        )
         return cls(subject, config, parts)
 
     def take_changed_parts(self) -> dict[str, dict[str, Any]]:
         """What changed since the last call, {table key: value}: the parts (``state_parts``)
-        that changed, the leaders part as a delta of the authors that changed (``leaders+<n>``),
-        the stories part with a delta of its recent-post map (``stories+<n>``); ``load`` reads
-        them back. Learning a post changes meta, stories, leaders, spread and
-        sentiment; the forecast calibrator changes only when a story closes; a report changes
-        meta (forecasts seen)."""
+        that changed; leaders, stories and spread as deltas of the entries that changed
+        (``<part>+<n>``: authors; recent posts, active stories, closed summaries; authors), now
+        and then whole (pipeline/models/state_log.py); ``load`` reads them back. Learning a
+        post changes meta, stories, leaders, spread and sentiment; the forecast calibrator
+        changes only when a story closes; a report changes meta (forecasts seen)."""
         parts = self.state_parts()
         changed = {part: parts[part] for part in PARTS if part in self._changed}
         if "leaders" in changed:
             leaders = changed.pop("leaders")
             notes = {"authors": self.leaders.changes}
             changed.update(self._leaders_log.take("leaders", leaders, notes))
+        if "spread" in changed:
+            spread = changed.pop("spread")
+            notes = {"authors": self.spread.author_changes}
+            changed.update(self._spread_log.take("spread", spread, notes))
         if "stories" in changed:
             stories = changed.pop("stories")
             tracker = self.stories
