@@ -107,7 +107,10 @@ async def signals(stream: Any) -> None:
         for subject, event in touched.items():
             with event_context(event):
                 for key, state in models.get(subject).take_changed_parts().items():
-                    signals_state[f"{subject}/{key}"] = state
+                    if state is not None:
+                        signals_state[f"{subject}/{key}"] = state
+                    elif f"{subject}/{key}" in signals_state:  # a superseded delta
+                        del signals_state[f"{subject}/{key}"]
         await data_producer.send_all(
             [
                 *letters,

@@ -199,36 +199,33 @@ class SubjectSignalsModel:
         )
         return cls(subject, config, parts)
 
-    def take_changed_parts(self) -> dict[str, dict[str, Any]]:
-        """What changed since the last call, {table key: value}: the parts (``state_parts``)
-        that changed; leaders, stories and spread as deltas of the entries that changed
-        (``<part>+<n>``: authors; recent posts, active stories, closed summaries; authors), now
-        and then whole (pipeline/models/state_log.py); ``load`` reads them back. Learning a
-        post changes meta, stories, leaders, spread and sentiment; the forecast calibrator
-        changes only when a story closes; a report changes meta (forecasts seen)."""
+    def take_changed_parts(self) -> dict[str, dict[str, Any] | None]:
+        """What changed since the last call, {table key: value, or None: delete the key}: the
+        parts (``state_parts``) that changed; leaders, stories and spread as deltas of the
+        entries that changed (``<part>+<n>``: authors; recent posts, active stories, closed
+        summaries; authors), now and then whole (pipeline/models/state_log.py); ``load`` reads
+        them back. Learning a post changes meta, stories, leaders, spread and sentiment; the
+        forecast calibrator changes only when a story closes; a report changes meta."""
         parts = self.state_parts()
-        changed = {part: parts[part] for part in PARTS if part in self._changed}
-        if "leaders" in changed:
-            leaders = changed.pop("leaders")
-            notes = {"authors": self.leaders.changes}
-            changed.update(self._leaders_log.take("leaders", leaders, notes))
-        if "spread" in changed:
-            spread = changed.pop("spread")
-            notes = {"authors": self.spread.author_changes}
-            changed.update(self._spread_log.take("spread", spread, notes))
-        if "stories" in changed:
-            stories = changed.pop("stories")
-            tracker = self.stories
-            notes = {"posts": tracker.post_changes, "stories": tracker.story_changes}
-            changed.update(
-                self._stories_log.take(
-                    "stories",
-                    stories,
-                    notes,
-                    tracker.changed_fields,
-                    {"closed": tracker.closed_changes},
+        changed: dict[str, dict[str, Any] | None] = {}
+        for part in PARTS:
+            if part not in self._changed:
+                continue
+            if part == "leaders":
+                notes = {"authors": self.leaders.changes}
+                changed.update(self._leaders_log.take(part, parts[part], notes))
+            elif part == "spread":
+                notes = {"authors": self.spread.author_changes}
+                changed.update(self._spread_log.take(part, parts[part], notes))
+            elif part == "stories":
+                tracker = self.stories
+                notes = {"posts": tracker.post_changes, "stories": tracker.story_changes}
+                lists = {"closed": tracker.closed_changes}
+                changed.update(
+                    self._stories_log.take(part, parts[part], notes, tracker.changed_fields, lists)
                 )
-            )
+            else:
+                changed[part] = parts[part]
         self._changed.clear()
         return changed
 

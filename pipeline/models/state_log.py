@@ -4,10 +4,11 @@ A subject's leaders state holds up to 1,000 authors (~130 KB of JSON); a batch w
 the subject's posts changes a few of them, yet writing the part meant writing all of them. Here
 the part is written whole once (the *snapshot*, at the part's own table key), then, per batch,
 as a *delta* of the entries touched and removed since (at ``<part>+<n>``, n = 0, 1, ...), with
-the part's other fields whole. When the deltas' bytes would add up to more than the snapshot's,
-or ``MAX_DELTAS`` were written, the next write is a snapshot again: a part costs at most about
-twice what its changes cost, and a worker recovering it reads one snapshot and deltas of at most
-as many bytes (plus, until written over, an older generation's: at most as many again).
+the part's other fields whole. When the deltas' bytes would add up to more than
+``DELTA_BYTES_PER_SNAPSHOT`` times the snapshot's, or ``MAX_DELTAS`` were written, the next
+write is a snapshot again and the deltas before it are deleted: a part costs at most about 1.5
+times what its changes cost, and a worker recovering it reads one snapshot and deltas of at
+most twice its bytes.
 
 The entries are an insertion-ordered dict whose order is state too (it decides evictions):
 least recently touched first (leaders: a touch moves an entry to the end), or first in first
@@ -18,7 +19,7 @@ end's entries to the end with its value) gives back the same dict, order include
 
 Every snapshot starts a new generation (``gen``, kept in the state); a delta carries its
 generation and number, and loading stops at the first slot that is missing or of another
-generation: slots of an older generation are simply written over later, never deleted.
+generation (a deletion not yet recovered is then harmless).
 
 The model notes what it touches and removes (a set add per change): nothing is serialised or
 compared to find what changed.
@@ -33,6 +34,10 @@ from typing import Any
 import orjson
 
 MAX_DELTAS = 16
+#: A snapshot again once a generation's deltas would pass this many times its snapshot's bytes:
+#: at full load a batch changes a third to a half of a part, and 1 would rewrite it whole every
+#: second or third batch; 2 keeps what a recovering worker reads to at most 3 snapshots' worth.
+DELTA_BYTES_PER_SNAPSHOT = 2
 
 
 class ChangeNotes:
@@ -123,7 +128,7 @@ class OrderedLog:
     ) -> dict[str, Any]:
         """{table key: value} to write for what changed since the last call: the entries the
         model noted it touched and removed since, per entries key, and the noted fields it
-        changed (notes and fields are then cleared)."""
+        changed (notes and fields are then cleared). A value of None deletes the key."""
         everything = any(notes[key].everything for key in self.entries_keys)
         delta: dict[str, Any] = {"gen": int(state.get("gen", 0)), "n": self.deltas}
         delta["fields"] = {
@@ -151,18 +156,22 @@ class OrderedLog:
             if not self.size:  # a state of the code before: measured once
                 self.size = len(orjson.dumps(state))
             size = len(orjson.dumps(delta))
-            if self.logged + size <= self.size:
+            if self.logged + size <= DELTA_BYTES_PER_SNAPSHOT * self.size:
                 self.deltas += 1
                 self.logged += size
                 state["deltas"], state["logged"] = self.deltas, self.logged
                 return {f"{part}+{delta['n']}": delta}
+        # The last generation's deltas are deleted (None: a tombstone on the changelog), so
+        # that compaction drops them.
+        written: dict[str, Any] = {f"{part}+{n}": None for n in range(self.deltas)}
         self.snapshot_due = False
         state["gen"] = int(state.get("gen", 0)) + 1
         state["deltas"] = self.deltas = 0
         state["logged"] = self.logged = 0
         state["size"] = 0
         state["size"] = self.size = len(orjson.dumps(state))
-        return {part: state}
+        written[part] = state
+        return written
 
 
 def _changes(entries: dict[str, Any], notes: ChangeNotes) -> list[list[Any]]:

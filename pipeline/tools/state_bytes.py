@@ -84,8 +84,13 @@ def state_bytes(messages: list[bytes], watchlist: WatchList, batch: int) -> Stat
             model = signals[subject]
             for part, value in model.state_parts().items():
                 out.signals_whole += _size(f"{subject}/{part}", value)
-            for key, value in model.take_changed_parts().items():
-                out.signals_changes += _size(f"{subject}/{key}", value)
+            for key, change in model.take_changed_parts().items():
+                table_key = f"{subject}/{key}"
+                # A deletion is a tombstone: its key and no value.
+                deleted = change is None
+                out.signals_changes += (
+                    len(orjson.dumps(table_key)) if deleted else _size(table_key, change)
+                )
         for subject in reported:
             detector = detectors[subject]
             for key, value in detector.take_changes().items():

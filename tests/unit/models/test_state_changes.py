@@ -51,7 +51,10 @@ def batches(items: list[Any], seed: int = 3) -> list[list[Any]]:
 def write(table: dict[str, bytes], changes: dict[str, Any], key: str = "") -> None:
     """What a table write leaves on the changelog: the value serialised at write time."""
     for part, value in changes.items():
-        table[f"{key}{part}"] = orjson.dumps(value)
+        if value is None:  # a deletion: the key is gone (a tombstone on the changelog)
+            del table[f"{key}{part}"]
+        else:
+            table[f"{key}{part}"] = orjson.dumps(value)
 
 
 def loaded(table: dict[str, bytes]) -> SubjectSignalsModel:
@@ -149,13 +152,15 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
     table: dict[str, bytes] = {}
     kinds: list[str] = []
     written: list[dict[str, Any]] = []
+    deleted: list[str] = []
     for batch in batches(cascade_posts, seed=cap):
         for post, score in batch:
             model.learn_one(post, score)
         changes = model.take_changed_parts()
         write(table, changes)
         kinds.extend(changes)
-        written.extend(orjson.loads(orjson.dumps(v)) for k, v in changes.items() if "+" in k)
+        written.extend(orjson.loads(orjson.dumps(v)) for k, v in changes.items() if "+" in k and v)
+        deleted.extend(k for k, v in changes.items() if v is None)
         rebuilt = SubjectSignalsModel.load(
             "acme", config, lambda key: orjson.loads(table[key]) if key in table else None
         )
@@ -168,7 +173,14 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
     logged = [c for d in written for c in d["entries"].values()]
     assert sum(len(removed) for removed, _, _ in logged) > 0
     assert sum(len(in_place) for _, in_place, _ in logged) > 0  # reposts' parents' counts
-    assert any(d["lists"].get("closed") for d in written)  # closed summaries by their ends
+    assert any(d["lists"].get("closed") for d in written)
+    # A snapshot deletes the deltas before it: only the current generation's stay.
+    assert deleted and all("+" in k for k in deleted)
+    assert all(
+        orjson.loads(v)["gen"] == orjson.loads(table[k.split("+")[0]])["gen"]
+        for k, v in table.items()
+        if "+" in k
+    )  # closed summaries by their ends
     assert list(rebuilt.spread.state["authors"]) == list(model.spread.state["authors"])
     for part in ("leaders", "stories"):  # spread, on cascades hours apart: mostly whole
         assert kinds.count(part) > 1  # whole again once the deltas add up
