@@ -161,17 +161,17 @@ class OrderedLog:
                 self.logged += size
                 state["deltas"], state["logged"] = self.deltas, self.logged
                 return {f"{part}+{delta['n']}": delta}
-        # The last generation's deltas are deleted (None: a tombstone on the changelog), so
-        # that compaction drops them.
-        written: dict[str, Any] = {f"{part}+{n}": None for n in range(self.deltas)}
+        # The last generation's deltas are deleted after the snapshot (None: a tombstone on the
+        # changelog), so that compaction drops them; were the writes cut short between the two,
+        # the new generation already ignores them.
+        stale = [f"{part}+{n}" for n in range(self.deltas)]
         self.snapshot_due = False
         state["gen"] = int(state.get("gen", 0)) + 1
         state["deltas"] = self.deltas = 0
         state["logged"] = self.logged = 0
         state["size"] = 0
         state["size"] = self.size = len(orjson.dumps(state))
-        written[part] = state
-        return written
+        return {part: state, **dict.fromkeys(stale)}
 
 
 def _changes(entries: dict[str, Any], notes: ChangeNotes) -> list[list[Any]]:

@@ -161,6 +161,9 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
         kinds.extend(changes)
         written.extend(orjson.loads(orjson.dumps(v)) for k, v in changes.items() if "+" in k and v)
         deleted.extend(k for k, v in changes.items() if v is None)
+        keys = list(changes)
+        for key in (k for k, v in changes.items() if v is None):  # after the snapshot
+            assert keys.index(key.split("+")[0]) < keys.index(key)
         rebuilt = SubjectSignalsModel.load(
             "acme", config, lambda key: orjson.loads(table[key]) if key in table else None
         )
