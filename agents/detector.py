@@ -1,8 +1,10 @@
 """Detector: subject signal reports (signals topic) -> crisis alert events (alerts topic).
 
 Reports are aggregates (one per subject per minute of event time), taken in batches; each
-subject's CrisisDetector lives in memory between batches and its state (with the river anomaly
-model) is written to the "crisis-state" table once per batch, on the subject's own partition.
+subject's CrisisDetector lives in memory between batches and what changed of its state is
+written to the "crisis-state" table once per batch, on the subject's own partition: the
+detector's own state at "<subject>", the river anomaly model's structure (once) and masses (when
+it learnt) at "<subject>/anomaly-structure" and "<subject>/anomaly-masses".
 Alerts are keyed by subject, so one subject's events stay in order.
 """
 
@@ -20,7 +22,7 @@ from agents.context import event_context
 from agents.dead_letters import processing_error
 from agents.model_cache import ModelCache
 from agents.signals import signals_topic
-from pipeline.models.crisis import PHASE_VALUES, CrisisDetector
+from pipeline.models.crisis import ANOMALY_PARTS, PHASE_VALUES, CrisisDetector
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
 from pipeline.runtime.batches import take_fetched
@@ -38,7 +40,12 @@ crisis_state = app.Table(
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )
 detectors: ModelCache[CrisisDetector] = ModelCache(
-    lambda subject: CrisisDetector(subject, config, crisis_state.get(subject))
+    lambda subject: CrisisDetector(
+        subject,
+        config,
+        crisis_state.get(subject),
+        {part: crisis_state.get(f"{subject}/{part}") for part in ANOMALY_PARTS},
+    )
 )
 
 
@@ -66,7 +73,9 @@ async def detect(stream: Any) -> None:
             _show(subject, report, detector)
         for subject, event in touched.items():
             with event_context(event):
-                crisis_state[subject] = detectors.get(subject).state
+                # Only what changed: the anomaly model's structure once, its masses if it learnt.
+                for part, value in detectors.get(subject).take_changes().items():
+                    crisis_state[subject if part == "state" else f"{subject}/{part}"] = value
         await data_producer.send_all(
             [*letters, *((names.alerts, a.subject.encode(), a.to_bytes()) for a in alerts)]
         )

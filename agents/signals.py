@@ -1,7 +1,7 @@
 """Signals: subject posts -> sentiment, stories/origin, spread, leaders -> signals topic.
 
 Posts are taken in batches; each subject's models live in memory between batches (ModelCache)
-and their state is written to the table once per batch, one key per component
+and what changed of their state is written to the table once per batch, one key per component
 ("<subject>/<part>"), on the partition of the subject's own posts.
 """
 
@@ -20,7 +20,7 @@ from agents.dead_letters import dead_letter, position, processing_error
 from agents.model_cache import ModelCache
 from agents.sentiment_model import ready, sentiment_model
 from pipeline.models.sentiment import SentimentScore
-from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
+from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
 from pipeline.runtime.batches import take_fetched
@@ -43,8 +43,8 @@ signals_state = app.Table(
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
 )
 models: ModelCache[SubjectSignalsModel] = ModelCache(
-    lambda subject: SubjectSignalsModel(
-        subject, config, {part: signals_state.get(f"{subject}/{part}") for part in PARTS}
+    lambda subject: SubjectSignalsModel.load(
+        subject, config, lambda key: signals_state.get(f"{subject}/{key}")
     )
 )
 
@@ -108,8 +108,11 @@ async def signals(stream: Any) -> None:
         metrics.SIGNALS_HELD.set(sum(model.held for _, model in models.items()))
         for subject, event in touched.items():
             with event_context(event):
-                for part, state in models.get(subject).state_parts().items():
-                    signals_state[f"{subject}/{part}"] = state
+                for key, state in models.get(subject).take_changed_parts().items():
+                    if state is not None:
+                        signals_state[f"{subject}/{key}"] = state
+                    elif f"{subject}/{key}" in signals_state:  # a superseded delta
+                        del signals_state[f"{subject}/{key}"]
         await data_producer.send_all(
             [
                 *letters,

@@ -429,6 +429,7 @@ async def bench(
         "latency p50",
         "latency p99",
         "peak RSS/worker",
+        "changelog B/post",
     )
     for r in results:
         table.add_row(
@@ -441,6 +442,7 @@ async def bench(
             f"{r.latency_p50_seconds * 1000:.0f} ms",
             f"{r.latency_p99_seconds * 1000:.0f} ms",
             f"{r.peak_rss_bytes_per_worker / 2**20:.0f} MiB",
+            f"{r.changelog_bytes_per_post:,.0f}",
         )
     console.print(table)
     if json_out is not None:

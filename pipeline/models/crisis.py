@@ -96,20 +96,51 @@ def _new_state() -> dict[str, Any]:
     }
 
 
+#: The table parts of a detector besides its own state: the anomaly model's (see take_changes).
+ANOMALY_PARTS = ("anomaly-structure", "anomaly-masses")
+
+
 class CrisisDetector:
+    """``state`` is the detector's JSON-able state; ``parts`` the anomaly model's parts
+    (``ANOMALY_PARTS``) as ``take_changes`` gave them. A state of the older format (the anomaly
+    model inside it) loads too."""
+
     def __init__(
-        self, subject: str, config: CrisisConfig, state: dict[str, Any] | None = None
+        self,
+        subject: str,
+        config: CrisisConfig,
+        state: dict[str, Any] | None = None,
+        parts: dict[str, dict[str, Any] | None] | None = None,
     ) -> None:
         self.subject = subject
         self.config = config
         self._state = state or _new_state()
-        self.anomaly = AnomalyModel(config.score, self._state.get("anomaly"))
+        parts = parts or {}
+        self.anomaly = AnomalyModel(
+            config.score,
+            self._state.get("anomaly"),
+            {"structure": parts.get("anomaly-structure"), "masses": parts.get("anomaly-masses")},
+        )
+        #: The state changed since take_changes last gave it (a new one: not yet written).
+        self._changed = state is None or "anomaly" in self._state
 
     @property
     def state(self) -> dict[str, Any]:
-        """JSON-able state (for the table): the anomaly model is packed on each call."""
+        """JSON-able state, the anomaly model in it (packed on each call): the older format,
+        one value; the agent writes take_changes instead."""
         self._state["anomaly"] = self.anomaly.state
         return self._state
+
+    def take_changes(self) -> dict[str, dict[str, Any]]:
+        """What changed since the last call, to write to the table: ``state`` (the detector's
+        own, without the anomaly model) and the anomaly model's changed parts. Per batch, not
+        per report: the anomaly model is packed only if it learnt."""
+        changes = {f"anomaly-{part}": value for part, value in self.anomaly.take_changes().items()}
+        if self._changed:
+            self._state.pop("anomaly", None)  # it is in its own parts from now on
+            changes["state"] = self._state
+            self._changed = False
+        return changes
 
     @property
     def feed(self) -> dict[str, Any]:
@@ -153,6 +184,7 @@ class CrisisDetector:
         # Components are the known terms: an unknown one is absent, not 0.
         known = {name: value for name, value in terms.items() if value is not None}
         projected_reach = _projected_reach(report)
+        self._changed = True
         st["last_as_of"] = as_of
         st["reports"] += 1
         st["feed"] = feed

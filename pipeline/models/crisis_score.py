@@ -40,10 +40,7 @@ yesterday's story must not keep a subject on watch.
 
 from __future__ import annotations
 
-import base64
 import math
-import pickle
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +48,8 @@ from typing import Any
 
 from river import anomaly
 from scipy import special
+
+from pipeline.models import hst_state
 
 TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "intent", "harm", "anomaly")
 #: Terms that are evidence for a crisis only: their weight counts as far as they are present.
@@ -418,15 +417,31 @@ def aggregates(report: dict[str, Any], terms: dict[str, float | None]) -> dict[s
 
 
 class AnomalyModel:
-    """HalfSpaceTrees on a subject's aggregates; its state travels as compressed pickle text
-    inside the detector's JSON table value (river models are objects, not dicts)."""
+    """HalfSpaceTrees on a subject's aggregates, stored in two parts (pipeline/models/
+    hst_state.py): ``structure`` (the whole model, pickled, written once its trees are built) and
+    ``masses`` (what learning changes). ``take_changes`` gives the parts changed since its last
+    call, so a table is written only what changed. A ``state`` of the older format (the whole
+    model in one, ``{"learned", "model"}``) still loads; its parts are then all changed."""
 
-    def __init__(self, cfg: ScoreConfig, state: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ScoreConfig,
+        state: dict[str, Any] | None = None,
+        parts: Mapping[str, dict[str, Any] | None] | None = None,
+    ) -> None:
         self.cfg = cfg
-        if state and state.get("model"):
-            raw = zlib.decompress(base64.b64decode(state["model"]))
-            self.model: anomaly.HalfSpaceTrees = pickle.loads(raw)
+        structure = (parts or {}).get("structure")
+        if structure:
+            self.model = hst_state.unpack_model(structure["model"])
+            masses = (parts or {}).get("masses")
+            if masses:
+                hst_state.apply_masses(self.model, masses)
+            self.learned = int(masses["learned"]) if masses else 0
+            self._written: tuple[bool, int] | None = (bool(self.model.trees), self.learned)
+        elif state and state.get("model"):  # the older format: everything in one value
+            self.model = hst_state.unpack_model(state["model"])
             self.learned = int(state["learned"])
+            self._written = None
         else:
             self.model = anomaly.HalfSpaceTrees(
                 n_trees=cfg.anomaly_trees,
@@ -435,11 +450,25 @@ class AnomalyModel:
                 seed=cfg.anomaly_seed,
             )
             self.learned = 0
+            self._written = None
 
     @property
     def state(self) -> dict[str, Any]:
-        packed = base64.b64encode(zlib.compress(pickle.dumps(self.model), 6)).decode("ascii")
-        return {"learned": self.learned, "model": packed}
+        """The whole model in one value (the older format; loads as it always did)."""
+        return {"learned": self.learned, "model": hst_state.pack_model(self.model)}
+
+    def take_changes(self) -> dict[str, dict[str, Any]]:
+        """The parts changed since the last call (a version check, nothing serialised to
+        compare): ``structure`` when the trees were built since (or never written), ``masses``
+        when it learnt since."""
+        built = bool(self.model.trees)
+        changes: dict[str, dict[str, Any]] = {}
+        if self._written is None or self._written[0] != built:
+            changes["structure"] = {"model": hst_state.pack_model(self.model)}
+        if self._written is None or self._written[1] != self.learned or changes:
+            changes["masses"] = {"learned": self.learned, **hst_state.pack_masses(self.model)}
+        self._written = (built, self.learned)
+        return changes
 
     def score_one(self, x: dict[str, float]) -> float | None:
         if self.learned < self.cfg.anomaly_warm_reports:

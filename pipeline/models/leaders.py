@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from pipeline.models.state_log import ChangeNotes
 from schemas.post import parse_event_time
 
 STATE_VERSION = 1
@@ -87,6 +88,9 @@ class AuthorInfluence:
         )
         if self.state.get("version") != STATE_VERSION:
             raise ValueError(f"leader state version {self.state.get('version')!r} not supported")
+        #: Authors touched (changed, moved to the end) and removed since the owner last took
+        #: them: a table then writes only those (pipeline/models/state_log.py).
+        self.changes = ChangeNotes(limit=2 * self.config.max_authors)
 
     # -- learning -------------------------------------------------------------------------------
 
@@ -135,6 +139,7 @@ class AuthorInfluence:
                 "out": {},
             }
         authors[author_id] = record
+        self.changes.touch(author_id)
         return record
 
     def _evict_one(self, protect: str) -> None:
@@ -143,6 +148,7 @@ class AuthorInfluence:
         # Lowest score goes; among equals the least recently active (min keeps the first).
         victim = min(sample[: self.config.eviction_sample], key=self.score_one)
         del authors[victim]
+        self.changes.remove(victim)
 
     def _make_edge_room(self, out: dict[str, list[Any]]) -> None:
         if len(out) < self.config.max_edges_per_author:

@@ -5,7 +5,8 @@ forecast_calibration.py and leaders.py, river style:
 ``learn_one(post, score)`` takes one post (a dict shaped like schemas.Post) and its sentiment
 score, and returns the reports (SubjectSignals as JSON dicts) of the event-time intervals it
 completed. The state is one JSON-able dict per component (``state_parts``), so the agent can
-keep each in a table key of its own and write it once per batch.
+keep each in a table key of its own and write, once per batch, only those that changed
+(``take_changed_parts``: the model notes which parts each step changes, nothing is compared).
 
 Reports come at interval boundaries of event time: a post in a later interval than the last
 one first closes that last interval, and the report describes the state at its end (everything
@@ -29,10 +30,12 @@ closes, and its final posts and reach then teach the calibrator (``forecast`` pa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pipeline.models import state_log
 from pipeline.models.forecast_calibration import (
     CalibrationConfig,
     CascadeForecastConfig,
@@ -53,6 +56,12 @@ from schemas.signals import (
 )
 
 PARTS = ("meta", "stories", "leaders", "spread", "sentiment", "forecast")
+#: Entries of a part written by change (pipeline/models/state_log.py), and fields written only
+#: when noted changed.
+LEADERS_LOGGED = ("authors",)
+STORIES_LOGGED = ("posts", "stories")
+STORIES_NOTED = ("closed",)
+SPREAD_LOGGED = ("authors",)
 # The schema's fields: a report carries exactly these (the models' own dicts hold more).
 SENTIMENT_FIELDS = frozenset(SentimentSignal.model_fields)
 SPREAD_FIELDS = frozenset(SpreadSignal.model_fields)
@@ -147,11 +156,20 @@ class SubjectSignalsModel:
         self._rejected: list[Rejected] = []
         self.stories = StoryTracker(subject, config.stories, parts.get("stories"))
         self.leaders = AuthorInfluence(config.leaders, parts.get("leaders"))
+        # 1,000 authors, 2,000 recent posts, a few of them changed by a batch: written as
+        # deltas (state_log.py).
+        self._leaders_log = state_log.OrderedLog(parts.get("leaders"), LEADERS_LOGGED)
+        self._stories_log = state_log.OrderedLog(
+            parts.get("stories"), STORIES_LOGGED, STORIES_NOTED
+        )
+        self._spread_log = state_log.OrderedLog(parts.get("spread"), SPREAD_LOGGED)
         self.spread = SubjectSpread(config.spread, parts.get("spread"))
         self.sentiment = SentimentBaseline(config.sentiment, parts.get("sentiment"))
         self.forecaster = CascadeForecaster(config.forecast, parts.get("forecast"))
         # story id -> [[age doubling, *features], ...] of its forecasts (state from before: none)
         self._seen: dict[str, list[list[float]]] = self.meta.setdefault("forecasts_seen", {})
+        #: Parts changed since take_changed_parts last gave them.
+        self._changed: set[str] = set()
 
     def state_parts(self) -> dict[str, dict[str, Any]]:
         return {
@@ -162,6 +180,54 @@ class SubjectSignalsModel:
             "sentiment": self.sentiment.state,
             "forecast": self.forecaster.state,
         }
+
+    @classmethod
+    def load(
+        cls, subject: str, config: SignalsConfig, get: Callable[[str], Any]
+    ) -> SubjectSignalsModel:
+        """The model as ``take_changed_parts`` wrote it: ``get(key)`` reads a table key (None
+        if never written), the parts and the leaders part's deltas."""
+        parts = {part: get(part) for part in PARTS}
+        parts["leaders"] = state_log.load(
+            parts["leaders"], LEADERS_LOGGED, lambda n: get(f"leaders+{n}")
+        )
+        parts["stories"] = state_log.load(
+            parts["stories"], STORIES_LOGGED, lambda n: get(f"stories+{n}")
+        )
+        parts["spread"] = state_log.load(
+            parts["spread"], SPREAD_LOGGED, lambda n: get(f"spread+{n}")
+        )
+        return cls(subject, config, parts)
+
+    def take_changed_parts(self) -> dict[str, dict[str, Any] | None]:
+        """What changed since the last call, {table key: value, or None: delete the key}: the
+        parts (``state_parts``) that changed; leaders, stories and spread as deltas of the
+        entries that changed (``<part>+<n>``: authors; recent posts, active stories, closed
+        summaries; authors), now and then whole (pipeline/models/state_log.py); ``load`` reads
+        them back. Learning a post changes meta, stories, leaders, spread and sentiment; the
+        forecast calibrator changes only when a story closes; a report changes meta."""
+        parts = self.state_parts()
+        changed: dict[str, dict[str, Any] | None] = {}
+        for part in PARTS:
+            if part not in self._changed:
+                continue
+            if part == "leaders":
+                notes = {"authors": self.leaders.changes}
+                changed.update(self._leaders_log.take(part, parts[part], notes))
+            elif part == "spread":
+                notes = {"authors": self.spread.author_changes}
+                changed.update(self._spread_log.take(part, parts[part], notes))
+            elif part == "stories":
+                tracker = self.stories
+                notes = {"posts": tracker.post_changes, "stories": tracker.story_changes}
+                lists = {"closed": tracker.closed_changes}
+                changed.update(
+                    self._stories_log.take(part, parts[part], notes, tracker.changed_fields, lists)
+                )
+            else:
+                changed[part] = parts[part]
+        self._changed.clear()
+        return changed
 
     @staticmethod
     def spread_watermark(spread: dict[str, Any] | None) -> float | None:
@@ -187,6 +253,7 @@ class SubjectSignalsModel:
         meta = self.meta
         ahead = self.config.max_ahead_seconds
         reports: list[dict[str, Any]] = []
+        self._changed.add("meta")  # held, frontier, counts
         held = meta["held"]
         if held is not None:
             meta["held"] = None
@@ -229,9 +296,11 @@ class SubjectSignalsModel:
         parent = post.get("repost_of") or post.get("quote_of") or post.get("reply_to")
         parent_author = self.stories.author_of(parent) if parent else None
         update = self.stories.learn(post)  # no per-post summary: nothing here reads one
+        self._changed.add("stories")
         if update.duplicate:  # at-least-once redelivery: already counted everywhere
             meta["duplicates"] += 1
             return reports
+        self._changed.update(("leaders", "spread", "sentiment"))
         author = post["author"]
         self.leaders.learn_one(post, parent_author)
         self.spread.learn_one(ts, author["id"], int(author.get("followers", 0)), post["platform"])
@@ -259,6 +328,7 @@ class SubjectSignalsModel:
             seen = self._seen.pop(story_id, None)
             final = finals.get(story_id)
             if seen and final is not None:
+                self._changed.add("forecast")
                 for snapshot in seen:
                     self.forecaster.learn_one(snapshot[1:], final["posts"], final["reach"])
 
@@ -275,6 +345,7 @@ class SubjectSignalsModel:
         its JSON dict, built field by field (validating a pydantic model per report was a
         tenth of a worker's time; tests validate these dicts against the schema)."""
         cfg = self.config
+        self._changed.add("meta")  # the forecasts it makes are remembered there
         story_sentiment = self.meta["story_sentiment"]
         scores: dict[str, float] = {}  # author influence, scored once per report
         # Subject leaders are ranked among the authors carrying the top stories: ranking every

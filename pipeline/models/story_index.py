@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline.models import story_repair
+from pipeline.models.state_log import ChangeNotes, ListNotes
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import hottest, iso, summarize
 from pipeline.models.story_text import (
@@ -164,6 +165,14 @@ class StoryTracker:
             stop = stop | set(content_words(subject, frozenset()))
         self._stop_words = frozenset(stop)
         self._lsh = SignatureIndex(cfg.minhash_bands, cfg.minhash_rows)  # derived, not stored
+        #: Recent-post map entries added, changed and dropped since the owner last took them:
+        #: a table then writes only those (pipeline/models/state_log.py).
+        self.post_changes = ChangeNotes(limit=2 * cfg.max_recent_posts)
+        #: Likewise for the active stories (least recently updated first), the closed
+        #: summaries (first in, first out) and the other fields noted when they change.
+        self.story_changes = ChangeNotes(limit=2 * cfg.max_active_stories)
+        self.changed_fields: set[str] = set()
+        self.closed_changes = ListNotes()
         for sid, story in self.state["stories"].items():
             for encoded in story["signatures"]:
                 self._lsh.add(sid, self._lsh.decode(encoded))
@@ -230,9 +239,10 @@ class StoryTracker:
 
         story_id: str | None = None
         children = 0
-        if parent is not None and parent[0] in stories:
+        if parent_id is not None and parent is not None and parent[0] in stories:
             story_id = parent[0]
             parent[4] += 1
+            self.post_changes.touch(parent_id)
             children = parent[4]
         elif answers is not None:  # it joins its answers' story (and, earlier, leads it)
             story_id = answers
@@ -252,6 +262,7 @@ class StoryTracker:
             state["stats"]["opened"] += 1
         else:
             stories[story_id] = stories.pop(story_id)  # now the most recently updated
+        self.story_changes.touch(story_id)  # every change below is to this story
         story = stories[story_id]
         self._add_post(story, post, ts, root, depth, children)
         if signature is not None:
@@ -264,6 +275,7 @@ class StoryTracker:
             elif depth:
                 story["depth"] += depth
             story_repair.reroot(recent, (story_id, *merged), post_id, story_id, root, depth)
+            self.post_changes.everything = True  # entries anywhere in the map: write it whole
         if parent_id is not None and parent is None:  # answers wait for their parent
             awaiting.setdefault(parent_id, story_id)
             while len(awaiting) > 4 * cfg.max_active_stories:  # a few unseen parents per story
@@ -272,8 +284,11 @@ class StoryTracker:
         # A root post is its own root: stored as None, as this map is most of the state.
         stored_root = None if root == post_id else root
         recent[post_id] = [story_id, depth, str(post["author"]["id"]), stored_root, 0]
+        self.post_changes.touch(post_id)
         while len(recent) > cfg.max_recent_posts:
-            del recent[next(iter(recent))]
+            dropped = next(iter(recent))
+            del recent[dropped]
+            self.post_changes.remove(dropped)
         state["stats"]["posts"] += 1
         return StoryStep(story_id, is_new, depth, closed=tuple(closed), merged=merged)
 
@@ -370,8 +385,10 @@ class StoryTracker:
         if not kept:
             return []
         summary = state["closed"].pop(kept[-1])
+        self.closed_changes.rewritten = True
         closed = self._make_room()
         story = state["stories"][story_id] = story_repair.reopen(summary)
+        self.story_changes.touch(story_id)
         words = content_words(story["first_post"]["text"], self._stop_words)
         if len(words) >= self.config.min_similarity_tokens:
             perms = self.config.minhash_bands * self.config.minhash_rows
@@ -383,6 +400,8 @@ class StoryTracker:
         cfg = self.config
         stories = self.state["stories"]
         source = stories.pop(source_id)
+        self.story_changes.remove(source_id)
+        self.story_changes.touch(target_id)
         story_repair.merge(
             stories[target_id],
             source,
@@ -434,14 +453,17 @@ class StoryTracker:
     def _close(self, story_id: str, reason: str) -> str:
         state = self.state
         story = state["stories"].pop(story_id)
+        self.story_changes.remove(story_id)
         self._lsh.drop(story_id)
         state["stats"][reason] += 1
         if self.config.max_closed_stories:
             summary = self._summary(story, series=False)
             summary.update(closed=reason, closed_at=iso(state["watermark"]))
             state["closed"].append(summary)
+            self.closed_changes.appended += 1
             if len(state["closed"]) > self.config.max_closed_stories:
                 del state["closed"][0]
+                self.closed_changes.dropped += 1
         return story_id
 
     # -- reading --------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.models.state_log import ChangeNotes
+
 BUCKET_SECONDS = 60
 
 
@@ -118,6 +120,9 @@ class SubjectSpread:
             "level": [0, 0.0, 0.0],  # global [n, EW mean, EW variance] of the block rate
             "slots": {},  # seasonal slot -> [n, EW mean, EW variance]
         }
+        #: Authors added, changed and forgotten since the owner last took them: a table then
+        #: writes only those (pipeline/models/state_log.py).
+        self.author_changes = ChangeNotes(limit=2 * config.max_tracked_authors)
 
     def learn_one(self, ts: float, author_id: str, followers: int, platform: str) -> None:
         if not math.isfinite(ts):
@@ -204,8 +209,10 @@ class SubjectSpread:
         if seen is not None:
             seen[0] = followers  # the latest follower count is the best one
             seen[1] = max(seen[1], minute)
+            self.author_changes.touch(author_id)
         elif len(authors) < self.config.max_tracked_authors:
             authors[author_id] = [followers, minute]
+            self.author_changes.touch(author_id)
         else:
             state["authors_capped_at"] = max(minute, state["authors_capped_at"] or minute)
         platforms = state["platforms"]
@@ -227,7 +234,11 @@ class SubjectSpread:
         first_bucket = now - cfg.horizon_minutes + 1
         first_seen = now - cfg.author_window_minutes + 1
         state["buckets"] = {k: n for k, n in state["buckets"].items() if int(k) >= first_bucket}
-        state["authors"] = {k: a for k, a in state["authors"].items() if a[1] >= first_seen}
+        authors = state["authors"]
+        state["authors"] = {k: a for k, a in authors.items() if a[1] >= first_seen}
+        if len(state["authors"]) < len(authors):
+            for forgotten in authors.keys() - state["authors"].keys():
+                self.author_changes.remove(forgotten)
         state["platforms"] = {k: m for k, m in state["platforms"].items() if m >= first_seen}
 
     def _learn_blocks(self, now: int, last_posts: int) -> None:

@@ -12,7 +12,9 @@ For each layout (1, 2, 4 partitions with as many workers), on fresh topics:
    new minute of event time (so each closes a report at once) are sent one at a time; a post's
    latency is from its send to the detector having consumed the report it closed (read from
    the worker's counters, polled every 10 ms: that is the resolution);
-4. peak memory: the workers' peak resident set (VmHWM).
+4. peak memory: the workers' peak resident set (VmHWM);
+5. table state: the bytes the signals and crisis state changelogs carry per post of step 2
+   (read back from the topics, pipeline/tools/changelog_bytes.py).
 
 Not timed tests: a command whose figures go in the README with the command that made them.
 """
@@ -24,7 +26,7 @@ import random
 import statistics
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from pipeline.runtime.broker import free_port
 from pipeline.runtime.kafka import ensure_topics, make_consumer, topic_names
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.worker_process import WorkerProcess, read_metrics
+from pipeline.tools.changelog_bytes import TABLES, changelog_bytes
 from pipeline.tools.offline import run_offline
 from pipeline.tools.produce import produce_raw, produce_to
 from pipeline.tools.scenario import T0, ordinary_days
@@ -57,6 +60,12 @@ class LayoutResult:
     latency_p50_seconds: float
     latency_p99_seconds: float
     peak_rss_bytes_per_worker: int
+    #: Bytes (keys and values) on the signals and crisis state changelogs per post sent, read
+    #: back after the throughput run (pipeline/tools/changelog_bytes.py).
+    changelog_bytes_per_post: float = 0.0
+    changelog_records: int = 0
+    #: Changelog bytes per table (its name: bytes).
+    changelog_bytes_by_table: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -223,6 +232,8 @@ async def bench_layout(
         load = asyncio.create_task(produce_raw(settings, messages))
         seconds = await _throughput(workers, len(messages), timeout)
         await load
+        # Before the latency probes, which write state too: the throughput run's posts only.
+        changelogs = await changelog_bytes(settings)
         latencies = sorted(await _latencies(settings, workers, latency_posts))
         peak = max(_peak_rss(w) for w in workers)
     finally:
@@ -241,4 +252,9 @@ async def bench_layout(
         latency_p50_seconds=statistics.median(latencies),
         latency_p99_seconds=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         peak_rss_bytes_per_worker=peak,
+        changelog_bytes_per_post=sum(c.bytes for c in changelogs) / len(messages),
+        changelog_records=sum(c.records for c in changelogs),
+        changelog_bytes_by_table={
+            table: c.bytes for table, c in zip(TABLES, changelogs, strict=True)
+        },
     )
