@@ -16,7 +16,7 @@ positions are wrong for that:
   assigned, then fetches it while faust recovers its tables, and faust drops those records (the
   partition is not active yet); ``seek_to_committed`` does not move an uncommitted partition
   back, so they are never processed. Kafka's rule for a partition without a committed offset is
-  ``auto_offset_reset``: the fix seeks it back to the beginning when that is "earliest" (the
+  ``auto_offset_reset``: the fix seeks it back to its first offset when that is "earliest" (the
   pipeline's setting), as aiokafka did at assignment. Changelog partitions are the tables'
   recovery's business and keep their positions.
 
@@ -45,7 +45,11 @@ async def positions_to_fix(consumer: Any, committed: Mapping[Any, int | None]) -
     # aiokafka seeks only offsets > 0: a committed 0 is, as None, "nothing processed yet".
     uncommitted = sorted(tp for tp, n in streams.items() if not n or n < 0)
     if uncommitted and consumer.app.conf.consumer_auto_offset_reset == "earliest":
-        await consumer._thread.seek_to_beginning(*uncommitted)
+        # An explicit position, not aiokafka's seek_to_beginning: that one is a lazy reset, and
+        # the exactly-once work saw a partition read from 0 for one fetch, then go on from
+        # where the fetches during recovery had reached.
+        for tp, offset in (await consumer.earliest_offsets(*uncommitted)).items():
+            await consumer._seek(tp, offset)
     behind = [tp for tp, n in streams.items() if n and n > 0]
     ends = await consumer.highwaters(*behind) if behind else {}
     moved: dict[Any, int] = {}

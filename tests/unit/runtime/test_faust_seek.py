@@ -24,7 +24,6 @@ class SeekRecorder:
 
     def __init__(self, committed: dict[TP, int | None], ends: dict[TP, int], reset: str) -> None:
         self.committed, self.ends = committed, ends
-        self.to_beginning: list[TP] = []
         self.to_offset: dict[TP, int] = {}
         self._read_offset: dict[TP, int | None] = {}
         self._committed_offset: dict[TP, int | None] = {}
@@ -32,10 +31,9 @@ class SeekRecorder:
             tables=SimpleNamespace(changelog_topics={CHANGELOG.topic}),
             conf=SimpleNamespace(consumer_auto_offset_reset=reset),
         )
-        self._thread = SimpleNamespace(seek_to_beginning=self._seek_to_beginning)
 
-    async def _seek_to_beginning(self, *tps: TP) -> None:
-        self.to_beginning.extend(tps)
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return {tp: 3 for tp in tps}  # retention removed offsets 0-2
 
     async def seek_to_committed(self) -> dict[TP, int | None]:
         return dict(self.committed)
@@ -71,14 +69,14 @@ async def test_an_uncommitted_stream_partition_goes_back_to_the_beginning(
 ) -> None:
     consumer = SeekRecorder({RAW: committed, CHANGELOG: None}, {RAW: 10, CHANGELOG: 5}, "earliest")
     await seek(consumer)
-    assert consumer.to_beginning == [RAW]  # the changelog is the table recovery's business
+    assert consumer.to_offset == {RAW: 3}  # the changelog is the table recovery's business
     assert consumer._read_offset[RAW] in (None, 0)  # every record passes again
 
 
 async def test_latest_keeps_aiokafkas_position() -> None:
     consumer = SeekRecorder({RAW: None}, {RAW: 10}, "latest")
     await seek(consumer)
-    assert consumer.to_beginning == [] and consumer.to_offset == {}
+    assert consumer.to_offset == {}
 
 
 def test_apply_installs_the_seek_fix_and_remove_takes_it_out() -> None:
