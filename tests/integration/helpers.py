@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,51 +31,51 @@ def post(n: int, text: str = "@united my bag is lost", minutes: float = 0.0, **e
     return orjson.dumps(body)
 
 
-async def read_topic(
-    settings: Settings, topic: str, expected: int, timeout: float = 60.0
-) -> list[Any]:
-    """Every record of ``topic`` from the start, once ``expected`` have arrived (or timeout)."""
+@contextlib.asynccontextmanager
+async def _reader(settings: Settings, topic: str) -> AsyncIterator[Any]:
+    """A group-less consumer of every partition of ``topic``, from the start."""
     consumer = make_consumer(
         settings, topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
-    records: list[Any] = []
-    deadline = time.monotonic() + timeout
     try:
-        while len(records) < expected and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=250)
-            for batch in batches.values():
-                records.extend(batch)
-        # Anything past the expected count is a failure the caller should see.
-        batches = await consumer.getmany(timeout_ms=500)
-        for batch in batches.values():
-            records.extend(batch)
+        yield consumer
     finally:
         await consumer.stop()
+
+
+async def _take(consumer: Any, records: list[Any], timeout_ms: int) -> None:
+    for batch in (await consumer.getmany(timeout_ms=timeout_ms)).values():
+        records.extend(batch)
+
+
+async def read_topic(
+    settings: Settings, topic: str, expected: int, timeout: float = 60.0
+) -> list[Any]:
+    """Every record of ``topic`` from the start, once ``expected`` have arrived (or timeout)."""
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    async with _reader(settings, topic) as consumer:
+        while len(records) < expected and time.monotonic() < deadline:
+            await _take(consumer, records, 250)
+        # Anything past the expected count is a failure the caller should see.
+        await _take(consumer, records, 500)
     return records
 
 
 async def read_to_end(settings: Settings, topic: str, timeout: float = 30.0) -> list[Any]:
     """Every record of ``topic`` up to its end offsets as of the call (a read bounded by a time
     alone returns a prefix on a loaded machine: the records at the end are the ones missed)."""
-    consumer = make_consumer(
-        settings, topic, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
     records: list[Any] = []
     deadline = time.monotonic() + timeout
-    try:
+    async with _reader(settings, topic) as consumer:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(partitions)
         while time.monotonic() < deadline:
             positions = {tp: await consumer.position(tp) for tp in partitions}
             if all(positions[tp] >= ends[tp] for tp in partitions):
                 break
-            batches = await consumer.getmany(timeout_ms=250)
-            for batch in batches.values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
+            await _take(consumer, records, 250)
     return records
 
 
