@@ -32,33 +32,80 @@ not written against.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable
+import struct
 from typing import Any, cast
 
 import aiokafka
 from aiokafka.consumer import fetcher
-from aiokafka.record.control_record import ABORT_MARKER, ControlRecord
 
 PATCHED_VERSIONS = frozenset({"0.14.0"})
 _ORIGINAL_INIT = fetcher.PartitionRecords.__init__
-_ORIGINAL_CONTAINS_ABORT = fetcher.PartitionRecords._contains_abort_marker
+_ORIGINAL_MEMORY_RECORDS = fetcher.MemoryRecords
 #: Per partition, per producer id: the offset of the last transaction marker this process read.
 #: Facts of the log, the same for every consumer of it; one int per producer that wrote markers.
 _last_marker: dict[Any, dict[int, int]] = {}
+#: Record batch v2 header: the records start 61 bytes in; attribute bit 5 marks a control batch.
+_RECORDS_AT = 61
+_CONTROL = 0x20
 
 
-class _Batches:
-    """The reading interface of aiokafka's MemoryRecords over batches already taken from it."""
+class _KeptRecords:
+    """aiokafka's MemoryRecords of one fetched partition, keeping its bytes for ``_markers``."""
 
-    def __init__(self, batches: Iterable[Any]) -> None:
-        self._batches = deque(batches)
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._records = _ORIGINAL_MEMORY_RECORDS(data)
 
     def has_next(self) -> bool:
-        return bool(self._batches)
+        return cast(bool, self._records.has_next())
 
     def next_batch(self) -> Any:
-        return self._batches.popleft()
+        return self._records.next_batch()
+
+    def size_in_bytes(self) -> int:
+        return cast(int, self._records.size_in_bytes())
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A record field (zigzag varint) at ``pos``: its value and the position after it."""
+    shift = result = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1), pos
+        shift += 7
+
+
+def _markers(data: bytes, fetch_offset: int) -> tuple[dict[int, bool], dict[int, int]]:
+    """Each producer's first transaction marker at or after ``fetch_offset`` in a fetched
+    partition (True: an abort), and the offset of its last one. Read from the batch headers
+    (record format v2) here: a second aiokafka reader of the same bytes upset the first."""
+    first: dict[int, bool] = {}
+    last: dict[int, int] = {}
+    pos, end = 0, len(data)
+    while pos + _RECORDS_AT <= end:
+        base_offset, length = struct.unpack_from(">qi", data, pos)
+        batch_end = pos + 12 + length
+        if batch_end > end:  # a fetch may end inside a batch
+            break
+        magic = data[pos + 16]
+        attributes = struct.unpack_from(">h", data, pos + 21)[0]
+        if magic >= 2 and attributes & _CONTROL:
+            producer_id = struct.unpack_from(">q", data, pos + 43)[0]
+            # The control record: length, attributes, timestamp and offset deltas, key length,
+            # then its key: version (int16), type (int16; 0 abort, 1 commit).
+            _, at = _varint(data, pos + _RECORDS_AT)
+            at += 1
+            for _ in range(3):
+                _, at = _varint(data, at)
+            is_abort = struct.unpack_from(">h", data, at + 2)[0] == 0
+            if base_offset >= fetch_offset:
+                first.setdefault(producer_id, is_abort)
+            last[producer_id] = base_offset
+        pos = batch_end
+    return first, last
 
 
 def live_aborted(
@@ -95,36 +142,18 @@ def _init(
     *args: Any,
 ) -> None:
     isolation_level = args[-1]
-    self._markers = None
-    if isolation_level != fetcher.READ_COMMITTED or not aborted_transactions:
-        _ORIGINAL_INIT(self, tp, records, aborted_transactions, fetch_offset, *args)
-        return
-    # Read the response's batches once to find its markers (a control batch's record is read
-    # here, so _contains_abort_marker answers from self._markers), then hand them on.
-    batches = []
-    markers: dict[int, bool] = {}
-    first_markers: dict[int, bool] = {}
-    while records.has_next():
-        batch = records.next_batch()
-        batches.append(batch)
-        if batch.is_control_batch and batch.producer_id is not None:
-            is_abort = ControlRecord.parse(next(batch).key) == ABORT_MARKER
-            markers[batch.base_offset] = is_abort
-            if batch.base_offset >= fetch_offset:
-                first_markers.setdefault(batch.producer_id, is_abort)
-    seen = _last_marker.setdefault(tp, {})
-    aborted = live_aborted(list(aborted_transactions), fetch_offset, first_markers, seen)
-    for batch in batches:
-        if batch.base_offset in markers:
-            seen[batch.producer_id] = batch.base_offset
-    _ORIGINAL_INIT(self, tp, _Batches(batches), aborted, fetch_offset, *args)
-    self._markers = markers
-
-
-def _contains_abort_marker(self: Any, next_batch: Any) -> bool:
-    if self._markers is None:
-        return cast(bool, _ORIGINAL_CONTAINS_ABORT(self, next_batch))
-    return self._markers[next_batch.base_offset]
+    if (
+        isolation_level == fetcher.READ_COMMITTED
+        and aborted_transactions
+        and isinstance(records, _KeptRecords)
+    ):
+        seen = _last_marker.setdefault(tp, {})
+        first_markers, last_markers = _markers(records.data, fetch_offset)
+        aborted_transactions = live_aborted(
+            list(aborted_transactions), fetch_offset, first_markers, seen
+        )
+        seen.update(last_markers)
+    _ORIGINAL_INIT(self, tp, records, aborted_transactions, fetch_offset, *args)
 
 
 def apply() -> None:
@@ -134,11 +163,11 @@ def apply() -> None:
             f"pipeline/runtime/read_committed.py fixes aiokafka {sorted(PATCHED_VERSIONS)}, "
             f"not {aiokafka.__version__}: check whether it is still needed, then update it"
         )
+    cast(Any, fetcher).MemoryRecords = _KeptRecords
     cast(Any, fetcher.PartitionRecords).__init__ = _init
-    cast(Any, fetcher.PartitionRecords)._contains_abort_marker = _contains_abort_marker
 
 
 def remove() -> None:
     """Put aiokafka's own methods back (tests compare both)."""
+    cast(Any, fetcher).MemoryRecords = _ORIGINAL_MEMORY_RECORDS
     cast(Any, fetcher.PartitionRecords).__init__ = _ORIGINAL_INIT
-    cast(Any, fetcher.PartitionRecords)._contains_abort_marker = _ORIGINAL_CONTAINS_ABORT

@@ -63,4 +63,10 @@ async def test_worker_killed_mid_stream_yields_each_alert_event_exactly_once(
     for subject in {a.subject for a in expected} | {a.subject for a in alerts}:
         got = [a.model_dump() for a in alerts if a.subject == subject]
         want = [a.model_dump() for a in expected if a.subject == subject]
-        assert got == want, f"{subject}: read_committed {len(got)}, all records {seen}"
+        differ = [
+            (g["revision"], k, g[k], w[k])
+            for g, w in zip(got, want, strict=False)
+            for k in g
+            if g[k] != w.get(k)
+        ]
+        assert got == want, f"{subject}: read_committed {len(got)}, all {seen}; {differ}"

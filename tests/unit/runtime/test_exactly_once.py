@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from faust import streams
+from faust.transport import producer as faust_producer
 from faust.types import TP
 
 from pipeline.runtime import exactly_once
@@ -120,3 +121,46 @@ async def test_recovery_ends_are_asked_of_the_broker() -> None:
     # faust's own: None, which recovery reads as an empty changelog (highwater -1).
     original: Any = exactly_once._ORIGINAL_HIGHWATERS
     assert await original(thread, [POSTS]) == {POSTS: None}
+
+
+class _Buffer:
+    """faust's ProducerBuffer as flush sees it: a queue, a message in flight, an event."""
+
+    state = "running"
+
+    def __init__(self, queued: int, in_flight: int) -> None:
+        self.queued = queued
+        self._crisiswatch_in_flight = in_flight
+        self.message_sent = asyncio.Event()
+
+    @property
+    def size(self) -> int:
+        return self.queued
+
+    async def send_one(self) -> None:  # what the buffer's task does, slowly (a busy machine)
+        await asyncio.sleep(0.15)
+        if self._crisiswatch_in_flight:
+            self._crisiswatch_in_flight -= 1
+        else:
+            self.queued -= 1
+        self.message_sent.set()
+
+
+async def test_a_commit_waits_for_every_buffered_table_write() -> None:
+    buffer = _Buffer(queued=1, in_flight=1)
+
+    async def sender() -> None:
+        while buffer.size or buffer._crisiswatch_in_flight:
+            await buffer.send_one()
+
+    sending = asyncio.create_task(sender())
+    await exactly_once.flush_all(buffer)
+    assert (buffer.size, buffer._crisiswatch_in_flight) == (0, 0)
+    await sending
+    # faust's own flush gives up after 0.1 s without a message sent, one still queued.
+    buffer = _Buffer(queued=1, in_flight=1)
+    sending = asyncio.create_task(sender())
+    original: Any = faust_producer.ProducerBuffer.flush_atmost
+    await original(buffer, None)
+    assert buffer.size == 1
+    await sending
