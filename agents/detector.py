@@ -17,6 +17,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 
 from agents.context import event_context
 from agents.dead_letters import processing_error
@@ -27,6 +28,7 @@ from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, settings
 from pipeline.runtime.batches import take_fetched
 from pipeline.runtime.data_producer import Record
+from pipeline.runtime.exactly_once import gated
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,15 @@ detectors: ModelCache[CrisisDetector] = ModelCache(
 
 @app.agent(signals_topic)
 async def detect(stream: Any) -> None:
-    async for events in take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds):
+    # Exactly-once: a batch is processed whole between two commits (runtime/exactly_once.py).
+    batches = take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds)
+    async for events in gated(batches, settings.exactly_once):
         started = time.monotonic()
         event_times: list[float] = []
         touched: dict[str, Any] = {}
         alerts = []
-        letters: list[Record] = []
+        # By source partition: exactly-once commits them with that partition's offsets.
+        records: dict[TP, list[Record]] = {}
         for event in events:
             try:
                 report = orjson.loads(event.value)
@@ -64,10 +69,17 @@ async def detect(stream: Any) -> None:
                 detector = detectors.get(subject)
                 touched[subject] = event
                 event_time = datetime.fromisoformat(report["as_of"]).timestamp()
-                alerts.extend(detector.learn_one(report))
+                emitted = detector.learn_one(report)
             except Exception as exc:  # a bug must not stop the stage nor lose the report
-                letters.append(processing_error("detector", event, exc))
+                records.setdefault(event.message.tp, []).append(
+                    processing_error("detector", event, exc)
+                )
                 continue
+            if emitted:
+                alerts.extend(emitted)
+                records.setdefault(event.message.tp, []).extend(
+                    (names.alerts, a.subject.encode(), a.to_bytes()) for a in emitted
+                )
             # Past learn_one the report is processed: nothing after it may dead-letter it too.
             event_times.append(event_time)
             _show(subject, report, detector)
@@ -76,9 +88,7 @@ async def detect(stream: Any) -> None:
                 # Only what changed: the anomaly model's structure once, its masses if it learnt.
                 for part, value in detectors.get(subject).take_changes().items():
                     crisis_state[subject if part == "state" else f"{subject}/{part}"] = value
-        await data_producer.send_all(
-            [*letters, *((names.alerts, a.subject.encode(), a.to_bytes()) for a in alerts)]
-        )
+        await data_producer.send_from(records)
         for alert in alerts:
             metrics.ALERTS_EMITTED.labels(state=alert.state).inc()
         metrics.observe_batch("detector", time.monotonic() - started, event_times)

@@ -6,6 +6,8 @@ import logging
 import time
 from typing import Any
 
+from faust.types import TP
+
 from agents.dead_letters import dead_letter, source_of
 from pipeline.ingest.routing import RecentPosts, Routed, route
 from pipeline.ingest.validation import Limits, Rejection
@@ -13,6 +15,7 @@ from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_raw_topic, settings, watchlist
 from pipeline.runtime.batches import take_fetched
 from pipeline.runtime.data_producer import Record
+from pipeline.runtime.exactly_once import gated
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +31,16 @@ BATCH_SIZE = 2_000
 @app.agent(posts_raw_topic)
 async def ingest(stream: Any) -> None:
     # Batches: one acknowledged send of all of a batch's records, instead of a round trip each.
-    async for events in take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds):
+    # Exactly-once: a batch is processed whole between two commits (runtime/exactly_once.py).
+    batches = take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds)
+    async for events in gated(batches, settings.exactly_once):
         started = time.monotonic()
-        records: list[Record] = []
+        # By source partition: exactly-once commits them with that partition's offsets.
+        records: dict[TP, list[Record]] = {}
         event_times: list[float] = []
         for event in events:
-            records.extend(_ingest_one(event, event_times))
-        await data_producer.send_all(records)
+            records.setdefault(event.message.tp, []).extend(_ingest_one(event, event_times))
+        await data_producer.send_from(records)
         metrics.observe_batch("ingest", time.monotonic() - started, event_times)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 
 from agents.context import event_context
 from agents.dead_letters import dead_letter, position, processing_error
@@ -25,6 +26,7 @@ from pipeline.runtime import metrics
 from pipeline.runtime.app import app, data_producer, names, posts_topic, settings
 from pipeline.runtime.batches import take_fetched
 from pipeline.runtime.data_producer import Record
+from pipeline.runtime.exactly_once import gated
 from schemas import SubjectPost
 
 log = logging.getLogger(__name__)
@@ -52,14 +54,18 @@ models: ModelCache[SubjectSignalsModel] = ModelCache(
 @app.agent(posts_topic)
 async def signals(stream: Any) -> None:
     await ready.wait()  # the sentiment model as of start (snapshot or pinned), not the prior
-    async for events in take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds):
+    # Exactly-once: a batch is processed whole between two commits (runtime/exactly_once.py).
+    batches = take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds)
+    async for events in gated(batches, settings.exactly_once):
         started = time.monotonic()
         event_times: list[float] = []
         touched: dict[str, Any] = {}
         late_before: dict[str, int] = {}
         held_before: dict[str, int] = {}
-        reports: list[dict[str, Any]] = []
-        letters: list[Record] = []
+        reports = 0
+        letters = 0
+        # By source partition: exactly-once commits them with that partition's offsets.
+        records: dict[TP, list[Record]] = {}
         valid: list[tuple[Any, dict[str, Any]]] = []
         for event in events:
             try:
@@ -68,7 +74,10 @@ async def signals(stream: Any) -> None:
                 SubjectPost.model_validate_json(event.value)
                 valid.append((event, orjson.loads(event.value)))
             except Exception as exc:  # a bad record must not stop the stage nor be lost
-                letters.append(processing_error("signals", event, exc))
+                records.setdefault(event.message.tp, []).append(
+                    processing_error("signals", event, exc)
+                )
+                letters += 1
         scores = _scores([record["post"]["text"] for _, record in valid])
         for (event, record), score in zip(valid, scores, strict=True):
             try:
@@ -80,14 +89,19 @@ async def signals(stream: Any) -> None:
                 late_before.setdefault(subject, model.spread.state["late"])
                 held_before.setdefault(subject, model.held)
                 touched[subject] = event
+                out = records.setdefault(event.message.tp, [])
                 # Where the post came from, kept with it only if it is held: [topic, partition,
                 # offset, timestamp] (a list, not a record: this is per post).
                 message = event.message
                 source = [message.topic, message.partition, message.offset, message.timestamp]
-                reports.extend(model.learn_one(post, score, source))
+                for report in model.learn_one(post, score, source):
+                    out.append((names.signals, report["subject"].encode(), orjson.dumps(report)))
+                    reports += 1
                 event_times.append(datetime.fromisoformat(post["created_at"]).timestamp())
                 for rejected in model.take_rejected():
-                    letters.append(
+                    # A held post of this subject: from this event's partition too.
+                    letters += 1
+                    out.append(
                         dead_letter(
                             "signals",
                             orjson.dumps({"subject": subject, "post": rejected.post}),
@@ -98,7 +112,10 @@ async def signals(stream: Any) -> None:
                         )
                     )
             except Exception as exc:  # a bug must not stop the stage nor lose the post
-                letters.append(processing_error("signals", event, exc))
+                records.setdefault(event.message.tp, []).append(
+                    processing_error("signals", event, exc)
+                )
+                letters += 1
         metrics.LATE_POSTS.inc(
             sum(models.get(s).spread.state["late"] - n for s, n in late_before.items())
         )
@@ -113,21 +130,13 @@ async def signals(stream: Any) -> None:
                         signals_state[f"{subject}/{key}"] = state
                     elif f"{subject}/{key}" in signals_state:  # a superseded delta
                         del signals_state[f"{subject}/{key}"]
-        await data_producer.send_all(
-            [
-                *letters,
-                *(
-                    (names.signals, report["subject"].encode(), orjson.dumps(report))
-                    for report in reports
-                ),
-            ]
-        )
+        await data_producer.send_from(records)
         metrics.observe_batch("signals", time.monotonic() - started, event_times)
         metrics.SIGNALS_POSTS.inc(len(events))
-        metrics.SIGNALS_EMITTED.inc(len(reports))
+        metrics.SIGNALS_EMITTED.inc(reports)
         # Posts taken = learnt + newly held + dead-lettered (a post held earlier counts as
         # learnt or dead-lettered in the batch that decides it).
-        learnt = len(events) - len(letters) - held
+        learnt = len(events) - letters - held
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):
             metrics.MODEL_UPDATES.labels(model=model_name).inc(learnt)
 

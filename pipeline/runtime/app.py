@@ -12,7 +12,7 @@ from aiokafka.protocol.group import JoinGroupRequest
 from mode.utils.logging import level_number
 
 from pipeline.ingest.watchlist import WatchList, WatchListError
-from pipeline.runtime import faust_patch, metrics, topics
+from pipeline.runtime import exactly_once, faust_patch, metrics, read_committed, topics
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
 from pipeline.runtime.group_member import evict_dead_members, record_member
@@ -35,6 +35,11 @@ def create_app(settings: Settings) -> faust.App:
     # faust's consumer spends ~150 us per record on tasks a record rarely needs, and waits up to
     # 1.5 s on an empty fetch whatever it is told (see the module).
     faust_patch.apply(fetch_max_wait_ms=settings.fetch_max_wait_ms)
+    # Exactly-once needs fixes to faust's transactions; inert in at-least-once mode.
+    exactly_once.apply()
+    # faust's consumer reads read_committed in exactly-once mode: noida-db needs this fix then.
+    if settings.exactly_once:
+        read_committed.apply()
     group = settings.group_timing()
     options: dict[str, Any] = {
         "broker": settings.resolved_broker_url(),
@@ -55,6 +60,7 @@ def create_app(settings: Settings) -> faust.App:
         "value_serializer": "raw",
         # SASL/SSL for faust's consumer and producer (None: PLAINTEXT), as for the aiokafka ones.
         "broker_credentials": faust_credentials(settings),
+        "processing_guarantee": settings.processing_guarantee,
     }
     producer = settings.producer_options()
     if "max_batch_size" in producer:
@@ -81,7 +87,7 @@ posts_raw_topic = app.topic(
 )
 posts_topic = app.topic(names.posts, key_type=bytes, value_type=bytes)
 #: Sends to the data topics (posts, posts.dlq, signals, alerts) go through this, batched.
-data_producer = DataProducer(settings)
+data_producer = DataProducer(settings, app)
 app.service(data_producer)  # type: ignore[arg-type]  # an instance is accepted too
 
 
@@ -106,6 +112,8 @@ async def prepare_worker() -> None:
     partitions (a topic the broker auto-created on subscription would get its default count),
     and remove this state directory's dead workers from the group (runtime/group_member.py).
     A topic laid out against the settings stops the worker with one line, exit code 2."""
+    if settings.exactly_once:
+        exactly_once.check_in_order(app)
     try:
         await ensure_topics(settings, pipeline_topics())
     except TopicLayoutError as exc:

@@ -11,16 +11,25 @@ At-least-once is kept: an agent awaits ``send_all`` (every record acknowledged) 
 for its next batch, and faust commits a batch's source offsets only after that. What the fault
 still affects on Tansu: end offsets, so consumer-lag figures of these topics and
 ``crisiswatch alerts --new-only`` (which starts at the end) are approximate there.
+
+Exactly-once (settings.processing_guarantee): a stage's records must commit with the offsets of
+the records they came from, so ``send_from`` sends each in the transaction of its source
+partition, through faust's transactional producers (pipeline/runtime/exactly_once.py). Records
+with no source partition (the feedback agent's, which keeps its own offsets) and at-least-once
+mode take this producer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import mode
 from aiokafka import AIOKafkaProducer
+from faust.types import TP
 
+from pipeline.runtime.exactly_once import send_in_transactions
 from pipeline.runtime.kafka import make_producer
 from pipeline.runtime.settings import Settings
 
@@ -29,9 +38,11 @@ Record = tuple[str, bytes | None, bytes]
 
 
 class DataProducer(mode.Service):
-    def __init__(self, settings: Settings, **kwargs: object) -> None:
+    def __init__(self, settings: Settings, app: Any = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.settings = settings
+        #: The faust app whose transactions carry the records (exactly-once only).
+        self.app = app
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
 
@@ -62,3 +73,10 @@ class DataProducer(mode.Service):
         if pending:
             await asyncio.gather(*pending)
         return len(pending)
+
+    async def send_from(self, by_source: Mapping[TP, Iterable[Record]]) -> int:
+        """Send records keyed by the source partition of the events they came from (their
+        transaction's, exactly-once); wait until all are acknowledged; return how many."""
+        if self.settings.exactly_once:
+            return await send_in_transactions(self.app, by_source)
+        return await self.send_all(r for records in by_source.values() for r in records)

@@ -23,6 +23,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 
+from pipeline.runtime import read_committed
 from pipeline.runtime.security import aiokafka_security
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.topics import TopicNames
@@ -49,6 +50,10 @@ def make_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
 
 
 def make_consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    # Exactly-once mode: a killed worker's unfinished transaction must stay unread.
+    options.setdefault("isolation_level", settings.isolation_level())
+    if options["isolation_level"] == "read_committed":
+        read_committed.apply()  # noida-db's stale aborted-transaction lists (see the module)
     return AIOKafkaConsumer(*topics, **client_options(settings), **options)
 
 

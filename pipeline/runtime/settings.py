@@ -37,6 +37,8 @@ BrokerProfile = Literal["", "kafka", "tansu"]
 LocalBrokerEngine = Literal["noida-db", "tansu"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+#: faust's processing guarantee (README "Exactly-once"); exactly_once needs broker transactions.
+ProcessingGuarantee = Literal["at_least_once", "exactly_once"]
 LOG_LEVELS = ("crit", "critical", "error", "warn", "warning", "info", "debug")
 
 
@@ -68,6 +70,12 @@ class Settings:
     #: gives the same alerts as the live run; more scale ingest out but interleave partitions.
     raw_partitions: int = 1
     replication_factor: int = 1
+    #: ``at_least_once``: a worker killed mid-stream re-sends what it had not committed (the
+    #: repeats are recognisable: same alert id and revision). ``exactly_once``: each stage's
+    #: outputs, table writes and source offsets commit in one broker transaction, so readers
+    #: with isolation read_committed see every record once (pipeline/runtime/exactly_once.py).
+    #: Refused on a broker profile without transactions (tansu).
+    processing_guarantee: ProcessingGuarantee = "at_least_once"
 
     # --- security (pipeline/runtime/security.py; every Kafka client: faust's and aiokafka's) ------
     #: How clients talk to the brokers: SSL encrypts, SASL_* authenticates with a user name.
@@ -277,6 +285,15 @@ class Settings:
         by not evicting it there (pipeline/runtime/app.py, ``_exit_restart``)."""
         return not self.is_tansu
 
+    @property
+    def exactly_once(self) -> bool:
+        return self.processing_guarantee == "exactly_once"
+
+    def isolation_level(self) -> str:
+        """For consumers of the pipeline's topics: exactly-once output is only exactly once to a
+        reader that skips aborted transactions (a killed worker's unfinished ones)."""
+        return "read_committed" if self.exactly_once else "read_uncommitted"
+
     def producer_options(self) -> dict[str, Any]:
         """Options of faust's producer (it writes the table changelogs) per broker profile.
 
@@ -366,3 +383,9 @@ def _validate(settings: Settings) -> None:
             raise refuse(name, value, f"between {low:g} and {high:g}")
     if settings.log_level.lower() not in LOG_LEVELS:
         raise refuse("log_level", settings.log_level, f"one of {', '.join(LOG_LEVELS)}")
+    if settings.exactly_once and not settings.broker_has_transactions:
+        raise SettingsError(
+            f"{ENV_PREFIX}PROCESSING_GUARANTEE=exactly_once needs broker transactions, and the "
+            f"{settings.profile} broker profile has none: use at_least_once, or a broker that "
+            "has them (noida-db, Apache Kafka)"
+        )

@@ -105,3 +105,12 @@ def test_settings_are_checked_however_they_are_built() -> None:
     with pytest.raises(SettingsError, match="CRISISWATCH_METRICS_PORT"):
         Settings().replace(metrics_port=-1)
     assert Settings().replace(metrics_port=0).metrics_port == 0  # 0: endpoint off
+
+
+def test_exactly_once_needs_a_broker_with_transactions() -> None:
+    eos = {"CRISISWATCH_PROCESSING_GUARANTEE": "exactly_once"}
+    settings = Settings.from_env(eos)
+    assert settings.exactly_once and settings.isolation_level() == "read_committed"
+    assert Settings.from_env({}).isolation_level() == "read_uncommitted"
+    with pytest.raises(SettingsError, match="PROCESSING_GUARANTEE=exactly_once needs broker"):
+        Settings.from_env({**eos, "CRISISWATCH_BROKER_PROFILE": "tansu"})
