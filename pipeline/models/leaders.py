@@ -28,7 +28,6 @@ max_edges_per_author). Event time only: the same stream gives the same scores in
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -202,11 +201,16 @@ class AuthorInfluence:
     def score_one(self, author_id: str) -> float:
         """Influence of the author (0.0 if not tracked); see the module docstring."""
         record = self.state["authors"].get(str(author_id))
-        if record is None:
-            return 0.0
+        return 0.0 if record is None else self._score(str(author_id), record)
+
+    def _score(self, author_id: str, record: dict[str, Any]) -> float:
         cfg = self.config
-        received = self._decayed(*record["recv"])
-        tie_strength = sum(strength for _, strength in self._strong_ties(str(author_id)))
+        weight, as_of = record["recv"]
+        received = weight * 0.5 ** ((self.state["watermark"] - as_of) / cfg.half_life_seconds)
+        tie_strength = 0.0
+        if record["out"]:  # most authors never wrote to anyone: no ties to look for
+            for _, strength in self._strong_ties(author_id):
+                tie_strength += strength
         return (
             cfg.followers_weight * math.log10(1 + record["followers"])
             + cfg.received_weight * math.log2(1 + received)
@@ -229,16 +233,21 @@ class AuthorInfluence:
         ids = authors if author_ids is None else dict.fromkeys(str(a) for a in author_ids)
         if scores is None:
             scores = {}
+        # (-score, id): the best first, ties by id; plain tuples, as a key function per author
+        # was a third of the ranking's time.
         ranked = []
         for a in ids:
-            if a in authors:
+            record = authors.get(a)
+            if record is not None:
                 score = scores.get(a)
                 if score is None:
-                    score = scores[a] = self.score_one(a)
-                ranked.append((score, a))
+                    score = scores[a] = self._score(a, record)
+                ranked.append((-score, a))
         top = []
-        for score, author_id in heapq.nsmallest(k, ranked, key=lambda s: (-s[0], s[1])):
-            record = authors[author_id]
+        # A full sort in C beats heapq.nsmallest's Python loop on a story's few dozen authors.
+        ranked.sort()
+        for negative, author_id in ranked[:k]:
+            record, score = authors[author_id], -negative
             top.append(
                 {
                     "id": author_id,

@@ -148,8 +148,7 @@ class ReachForecaster:
             recent = reactions[-cfg.min_count :]
             window = now - recent[0]
         weighted = sum(1.0 - (now - t) / window for t in recent)
-        exposure = sum(f * self._windowed_exposure(now - t, window) for t, f in exposure_sources)
-        ahead = sum(f * self._mass_after(now - t) for t, f in exposure_sources)
+        exposure, ahead = self._exposure_and_ahead(exposure_sources, now, window)
 
         p = weighted / exposure if exposure > 0.0 else 0.0
         tail = (1.0 - cfg.interval) / 2.0
@@ -215,6 +214,45 @@ class ReachForecaster:
             "window_seconds": window,
             "window_posts": window_posts,
         }
+
+    def _exposure_and_ahead(
+        self, sources: list[tuple[float, float]], now: float, window: float
+    ) -> tuple[float, float]:
+        """(sum of f * windowed exposure, sum of f * mass after) over the (time, followers)
+        sources: ``_windowed_exposure`` and ``_mass_after`` inlined, the same float operations
+        in the same order (bit-identical), as this loop was a fifth of a sparse stream's
+        report time in method calls and attribute lookups."""
+        plateau = self.config.kernel_plateau_seconds
+        theta = self.config.kernel_theta
+        c0 = self._c0
+        one_theta = 1.0 + theta
+        inv_theta = 1.0 - theta
+        power = c0 * plateau ** (1.0 + theta) / (1.0 - theta)
+        moment_plateau = c0 * plateau * plateau / 2.0
+        plateau_power = plateau ** (1.0 - theta)
+        exposure = ahead = 0.0
+        for t, f in sources:
+            age = now - t
+            start = max(0.0, age - window)
+            # _mass_after(start) - _mass_after(age)
+            m_start = (
+                1.0 - c0 * start if start <= plateau else (start / plateau) ** -theta / one_theta
+            )
+            m_age = 1.0 - c0 * age if age <= plateau else (age / plateau) ** -theta / one_theta
+            # _moment(age) - _moment(start)
+            if age <= plateau:
+                mo_age = c0 * age * age / 2.0
+            else:
+                mo_age = moment_plateau + power * (age**inv_theta - plateau_power)
+            if start <= plateau:
+                mo_start = c0 * start * start / 2.0
+            else:
+                mo_start = moment_plateau + power * (start**inv_theta - plateau_power)
+            exposure += f * max(
+                0.0, ((mo_age - mo_start) - (age - window) * (m_start - m_age)) / window
+            )
+            ahead += f * m_age
+        return exposure, ahead
 
     def _mass_after(self, age: float) -> float:
         """Kernel mass after ``age`` seconds: the share of a post's reactions still to come."""

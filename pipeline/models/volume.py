@@ -153,10 +153,13 @@ class SubjectSpread:
         else:
             now = math.floor(watermark / BUCKET_SECONDS)
             elapsed = watermark / BUCKET_SECONDS - now  # of the current, partial minute
-        volume_5m = self._volume(now - 4, now)
+        # Posts of the last 60 minutes, newest first: one pass for the four windows below.
+        buckets = state["buckets"]
+        last_hour = [buckets.get(str(minute), 0) for minute in range(now, now - 60, -1)]
+        volume_5m = sum(last_hour[:5])
         # The last 5 buckets span 4 whole minutes plus the elapsed part of the current one.
         velocity = volume_5m / (4.0 + elapsed) if watermark is not None else 0.0
-        previous = self._volume(now - 9, now - 5) / 5.0
+        previous = sum(last_hour[5:10]) / 5.0
         rate, std, seasonal = self._baseline(now)
         floor = max(rate, cfg.min_rate)
         # Counting noise alone gives a block rate a std of sqrt(rate / block): z never uses less.
@@ -166,8 +169,8 @@ class SubjectSpread:
         return {
             "watermark": watermark,
             "volume_5m": volume_5m,
-            "volume_15m": self._volume(now - 14, now),
-            "volume_60m": self._volume(now - 59, now),
+            "volume_15m": sum(last_hour[:15]),
+            "volume_60m": sum(last_hour),
             "velocity": velocity,
             "acceleration": (velocity - previous) / 5.0,  # per minute: windows 5 minutes apart
             "baseline_rate": rate,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from pipeline.models import reach_forecast
@@ -80,6 +82,26 @@ def test_windowed_exposure_matches_numeric_integration() -> None:
             for u in (start + (k + 0.5) * width for k in range(steps))
         )
         assert forecaster._windowed_exposure(age, window) == pytest.approx(numeric, rel=1e-4)
+
+
+def test_the_inlined_exposure_loop_is_bit_identical_to_the_kernel_functions() -> None:
+    # predict_one sums the kernel inline (speed); _windowed_exposure and _mass_after are its
+    # readable definition: the two must agree to the last bit, or reports would change.
+    forecaster = ReachForecaster()
+    rng = random.Random(5)
+    for _ in range(300):
+        now = rng.uniform(0.0, 3 * DAY)
+        window = rng.choice((300.0, 301.5, 7_200.0, rng.uniform(300.0, 7_200.0)))
+        sources = [
+            (
+                now - rng.choice((0.0, 300.0, rng.uniform(0.0, 2 * DAY))),
+                float(rng.randint(0, 10**6)),
+            )
+            for _ in range(rng.randint(1, 40))
+        ]
+        exposure = sum(f * forecaster._windowed_exposure(now - t, window) for t, f in sources)
+        ahead = sum(f * forecaster._mass_after(now - t) for t, f in sources)
+        assert forecaster._exposure_and_ahead(sources, now, window) == (exposure, ahead)
 
 
 def test_poisson_quantiles_match_chi_square_tables() -> None:
