@@ -429,6 +429,7 @@ async def bench(
         "latency p50",
         "latency p99",
         "peak RSS/worker",
+        "CPU µs/post",
         "changelog B/post",
     )
     for r in results:
@@ -442,6 +443,7 @@ async def bench(
             f"{r.latency_p50_seconds * 1000:.0f} ms",
             f"{r.latency_p99_seconds * 1000:.0f} ms",
             f"{r.peak_rss_bytes_per_worker / 2**20:.0f} MiB",
+            f"{r.cpu_seconds_per_post * 1e6:,.0f}",
             f"{r.changelog_bytes_per_post:,.0f}",
         )
     console.print(table)

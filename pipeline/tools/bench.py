@@ -12,7 +12,9 @@ For each layout (1, 2, 4 partitions with as many workers), on fresh topics:
    new minute of event time (so each closes a report at once) are sent one at a time; a post's
    latency is from its send to the detector having consumed the report it closed (read from
    the worker's counters, polled every 10 ms: that is the resolution);
-4. peak memory: the workers' peak resident set (VmHWM);
+4. peak memory: the workers' peak resident set (VmHWM), and the workers' CPU time per post of
+   step 2 (user + system, from /proc): the cost of a post whatever else the machine runs, where
+   the rate depends on the cores left to the workers;
 5. table state: the bytes the signals and crisis state changelogs carry per post of step 2
    (read back from the topics, pipeline/tools/changelog_bytes.py).
 
@@ -22,6 +24,7 @@ Not timed tests: a command whose figures go in the README with the command that 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -60,6 +63,8 @@ class LayoutResult:
     latency_p50_seconds: float
     latency_p99_seconds: float
     peak_rss_bytes_per_worker: int
+    #: CPU seconds (user + system, all workers) per post of the throughput run.
+    cpu_seconds_per_post: float = 0.0
     #: Bytes (keys and values) on the signals and crisis state changelogs per post sent, read
     #: back after the throughput run (pipeline/tools/changelog_bytes.py).
     changelog_bytes_per_post: float = 0.0
@@ -130,6 +135,20 @@ def _peak_rss(worker: WorkerProcess) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_seconds(workers: list[WorkerProcess]) -> float:
+    """User + system CPU seconds the workers have used so far (/proc/PID/stat)."""
+    total = 0.0
+    for worker in workers:
+        pid = worker.process.pid if worker.process else None
+        try:
+            # The fields after the command name (which may hold spaces), from the 3rd on.
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _totals(workers: list[WorkerProcess]) -> dict[str, float]:
@@ -229,8 +248,10 @@ async def bench_layout(
         # Let the group settle (Tansu holds each join for half the session timeout), so that
         # the run measures processing, not rebalancing.
         await asyncio.sleep(GROUP_SETTLE_SECONDS)
+        cpu_before = _cpu_seconds(workers)
         load = asyncio.create_task(produce_raw(settings, messages))
         seconds = await _throughput(workers, len(messages), timeout)
+        cpu = _cpu_seconds(workers) - cpu_before
         await load
         # Before the latency probes, which write state too: the throughput run's posts only.
         changelogs = await changelog_bytes(settings)
@@ -252,6 +273,7 @@ async def bench_layout(
         latency_p50_seconds=statistics.median(latencies),
         latency_p99_seconds=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         peak_rss_bytes_per_worker=peak,
+        cpu_seconds_per_post=cpu / len(messages),
         changelog_bytes_per_post=sum(c.bytes for c in changelogs) / len(messages),
         changelog_records=sum(c.records for c in changelogs),
         changelog_bytes_by_table={

@@ -4,6 +4,7 @@ the command's job, not a test's), only that they are the measurements of this ru
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import orjson
@@ -54,3 +55,5 @@ async def test_bench_layout_runs_every_post_through_the_pipeline(settings: Setti
     )
     assert 0 < result.latency_p50_seconds <= result.latency_p99_seconds < 30
     assert result.peak_rss_bytes_per_worker > 50 * 2**20  # a Python worker with its models
+    # CPU time was read from the worker's process: some, and no more than all cores had.
+    assert 0 < result.cpu_seconds_per_post * 400 <= result.seconds * (os.cpu_count() or 1)
