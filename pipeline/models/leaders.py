@@ -230,19 +230,20 @@ class AuthorInfluence:
         (nothing changes between them; the same author carries several stories).
         """
         authors = self.state["authors"]
-        ids = authors if author_ids is None else dict.fromkeys(str(a) for a in author_ids)
+        ids = authors if author_ids is None else set(map(str, author_ids))  # ranked: any order
         if scores is None:
             scores = {}
         # (-score, id): the best first, ties by id; plain tuples, as a key function per author
         # was a third of the ranking's time.
         ranked = []
         for a in ids:
-            record = authors.get(a)
-            if record is not None:
-                score = scores.get(a)
-                if score is None:
-                    score = scores[a] = self._score(a, record)
-                ranked.append((-score, a))
+            score = scores.get(a)
+            if score is None:
+                record = authors.get(a)
+                if record is None:
+                    continue  # not tracked (forgotten, or never seen)
+                score = scores[a] = self._score(a, record)
+            ranked.append((-score, a))
         top = []
         # A full sort in C beats heapq.nsmallest's Python loop on a story's few dozen authors.
         ranked.sort()

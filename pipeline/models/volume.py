@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from pipeline.models.state_log import ChangeNotes
@@ -178,7 +179,7 @@ class SubjectSpread:
             "ratio": velocity / floor,
             "z": (velocity - rate) / noise,
             "unique_authors": len(authors),
-            "audience": sum(followers for followers, _ in authors),
+            "audience": sum(map(itemgetter(0), authors)),  # followers; in C, per report
             "authors_floor": capped_at is not None and capped_at > now - cfg.author_window_minutes,
             "platforms": sorted(state["platforms"]),
             "warm": state["level"][0] >= cfg.warm_blocks,
