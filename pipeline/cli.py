@@ -387,66 +387,23 @@ async def bench(
 ) -> None:
     """Throughput (posts/s, and as a share of a raw consumer's rate), end-to-end latency and
     peak memory of the whole pipeline for 1, 2 and 4 partitions/workers, on a real broker."""
-    from rich.table import Table
-
-    from pipeline.runtime.broker import broker_for
-    from pipeline.tools.bench import bench_layout, bench_posts, models_only_rate
+    from pipeline.tools.bench_run import models_only_table, results_table, run_bench
 
     console = Console()
     densities = [float(d) for d in density.split(",")]
     if models_only:
-        from pipeline.ingest.watchlist import WatchList
-
-        watchlist = WatchList.load(settings.watchlist_file())
-        table = Table("posts/subject-min", "posts", "signal reports", "posts/s (models only)")
-        for per_minute in densities:
-            messages = bench_posts(n_posts, per_subject_minute=per_minute)
-            rate, reports = models_only_rate(messages, watchlist)
-            table.add_row(f"{per_minute:g}", f"{n_posts:,}", f"{reports:,}", f"{rate:,.0f}")
-        console.print(table)
+        console.print(models_only_table(settings, n_posts, densities))
         return
-    results = []
-    with broker_for(settings, settings.state_dir / "bench") as live:
-        for per_minute in densities:
-            messages = bench_posts(n_posts, per_subject_minute=per_minute)
-            for partitions in (int(p) for p in layouts.split(",")):
-                console.print(
-                    f"{per_minute:g} posts/subject-minute: {partitions} partition(s), "
-                    f"{partitions} worker(s) ..."
-                )
-                results.append(
-                    await bench_layout(
-                        live, messages, partitions, latency_posts, timeout, per_minute
-                    )
-                )
-    table = Table(
-        "posts/subject-min",
-        "partitions/workers",
-        "posts",
-        "posts/s",
-        "raw consume posts/s",
-        "ratio",
-        "latency p50",
-        "latency p99",
-        "peak RSS/worker",
-        "CPU µs/post",
-        "changelog B/post",
+    results = await run_bench(
+        settings,
+        n_posts,
+        [int(p) for p in layouts.split(",")],
+        densities,
+        latency_posts,
+        timeout,
+        progress=console.print,
     )
-    for r in results:
-        table.add_row(
-            f"{r.posts_per_subject_minute:g}",
-            str(r.partitions),
-            f"{r.posts:,}",
-            f"{r.posts_per_second:,.0f}",
-            f"{r.raw_consume_per_second:,.0f}",
-            f"{r.ratio_to_raw:.3f}",
-            f"{r.latency_p50_seconds * 1000:.0f} ms",
-            f"{r.latency_p99_seconds * 1000:.0f} ms",
-            f"{r.peak_rss_bytes_per_worker / 2**20:.0f} MiB",
-            f"{r.cpu_seconds_per_post * 1e6:,.0f}",
-            f"{r.changelog_bytes_per_post:,.0f}",
-        )
-    console.print(table)
+    console.print(results_table(results))
     if json_out is not None:
         json_out.write_bytes(orjson.dumps([r.as_dict() for r in results]))
 

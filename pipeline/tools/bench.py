@@ -65,6 +65,8 @@ class LayoutResult:
     peak_rss_bytes_per_worker: int
     #: CPU seconds (user + system, all workers) per post of the throughput run.
     cpu_seconds_per_post: float = 0.0
+    #: The same stream through the models alone, in one process (models_only_rate).
+    models_only_per_second: float = 0.0
     #: Bytes (keys and values) on the signals and crisis state changelogs per post sent, read
     #: back after the throughput run (pipeline/tools/changelog_bytes.py).
     changelog_bytes_per_post: float = 0.0

@@ -12,7 +12,8 @@ import pytest
 
 from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.settings import Settings
-from pipeline.tools.bench import SUBJECT_HANDLES, bench_layout, bench_posts, models_only_rate
+from pipeline.tools.bench import SUBJECT_HANDLES, bench_posts, models_only_rate
+from pipeline.tools.bench_run import results_table, run_bench
 from pipeline.tools.offline import run_offline
 
 
@@ -40,11 +41,8 @@ def test_models_only_rate_times_the_offline_run() -> None:
 
 
 @pytest.mark.integration
-async def test_bench_layout_runs_every_post_through_the_pipeline(settings: Settings) -> None:
-    messages = bench_posts(400, per_subject_minute=5.0)
-    result = await bench_layout(
-        settings, messages, partitions=1, latency_posts=3, timeout=120.0, per_subject_minute=5.0
-    )
+async def test_bench_runs_every_post_through_the_pipeline(settings: Settings) -> None:
+    (result,) = await run_bench(settings, 400, [1], [5.0], latency_posts=3, timeout=120.0)
     assert result.posts == 400 and result.workers == 1
     assert result.posts_per_subject_minute == 5.0
     assert 0 < result.seconds < 120
@@ -57,3 +55,6 @@ async def test_bench_layout_runs_every_post_through_the_pipeline(settings: Setti
     assert result.peak_rss_bytes_per_worker > 50 * 2**20  # a Python worker with its models
     # CPU time was read from the worker's process: some, and no more than all cores had.
     assert 0 < result.cpu_seconds_per_post * 400 <= result.seconds * (os.cpu_count() or 1)
+    # The same stream through the models alone, timed in the same run.
+    assert result.models_only_per_second > 0
+    assert len(results_table([result]).columns) == 12
