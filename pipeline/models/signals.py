@@ -323,9 +323,17 @@ class SubjectSignalsModel:
 
     def _learn_closed(self, closed: tuple[str, ...]) -> None:
         """Closed stories' final posts and reach calibrate the forecasts made of them."""
-        finals = {s["story_id"]: s for s in self.stories.closed_stories()}
+        seen_of: dict[str, Any] = {}
         for story_id in closed:
-            seen = self._seen.pop(story_id, None)
+            seen_of.setdefault(story_id, self._seen.pop(story_id, None))
+        if not any(seen_of.values()):
+            return  # most stories close small, with no forecast remembered: nothing to look up
+        finals: dict[str, dict[str, Any]] = {}
+        for summary in reversed(self.stories.closed_stories()):  # the latest of an id counts
+            if summary["story_id"] in seen_of:
+                finals.setdefault(summary["story_id"], summary)
+        for story_id in closed:
+            seen = seen_of.pop(story_id, None)  # once per id, as before
             final = finals.get(story_id)
             if seen and final is not None:
                 self._changed.add("forecast")
