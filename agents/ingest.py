@@ -1,4 +1,5 @@
-"""Ingest: posts.raw -> validated posts routed per subject (posts), bad input -> posts.dlq."""
+"""Ingest: posts.raw -> validated posts routed per subject (posts: a batch's posts of a subject per
+record, pipeline/ingest/subject_posts.py), bad input -> posts.dlq."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from faust.types import TP
 
 from agents.dead_letters import dead_letter, source_of
+from pipeline.ingest import subject_posts
 from pipeline.ingest.routing import RecentPosts, Routed, route
 from pipeline.ingest.validation import Limits, Rejection
 from pipeline.runtime import metrics
@@ -40,9 +42,16 @@ async def ingest(stream: Any) -> None:
         records: dict[TP, list[Record]] = {}
         event_times: list[float] = []
         outcomes: Counter[tuple[str, ...]] = Counter()
+        # Each subject's posts of the batch, from each source partition: a record per chunk.
+        routed: dict[tuple[TP, str], list[bytes]] = {}
         for event in events:
-            records.setdefault(event.message.tp, []).extend(
-                _ingest_one(event, event_times, outcomes)
+            letter = _ingest_one(event, event_times, outcomes, routed)
+            if letter is not None:
+                records.setdefault(event.message.tp, []).append(letter)
+        for (tp, subject), posts in routed.items():
+            key = subject.encode()
+            records.setdefault(tp, []).extend(
+                (names.posts, key, value) for value in subject_posts.encode(subject, posts)
             )
         await data_producer.send_from(records)
         _count(len(events), outcomes)
@@ -50,8 +59,12 @@ async def ingest(stream: Any) -> None:
 
 
 def _ingest_one(
-    event: Any, event_times: list[float], outcomes: Counter[tuple[str, ...]]
-) -> list[Record]:
+    event: Any,
+    event_times: list[float],
+    outcomes: Counter[tuple[str, ...]],
+    routed: dict[tuple[TP, str], list[bytes]],
+) -> Record | None:
+    """Route one raw message into ``routed``; its dead letter if it is bad input."""
     raw: bytes | None = event.value
     try:
         result = route(raw, limits, watchlist, recent_posts)
@@ -60,16 +73,15 @@ def _ingest_one(
         result = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
     if isinstance(result, Routed):
         event_times.append(result.post.created_at.timestamp())
-        records: list[Record] = []
-        for key, value in result.subject_posts():
-            records.append((names.posts, key, value))
-            outcomes["routed", key.decode()] += 1
+        if result.subjects:
+            post = result.post.to_bytes()  # once, whatever the number of subjects
+            for subject in result.subjects:
+                routed.setdefault((event.message.tp, subject), []).append(post)
+                outcomes["routed", subject] += 1
         outcomes["processed", metrics.platform_label(result.post.platform), result.outcome] += 1
-        return records
+        return None
     outcomes["dead_lettered", result.reason] += 1
-    return [
-        dead_letter("ingest", raw, result.reason, result.detail, source_of(event), key=event.key)
-    ]
+    return dead_letter("ingest", raw, result.reason, result.detail, source_of(event), key=event.key)
 
 
 def _count(received: int, outcomes: Counter[tuple[str, ...]]) -> None:

@@ -17,9 +17,10 @@ import orjson
 from faust.types import TP
 
 from agents.context import event_context
-from agents.dead_letters import dead_letter, position, processing_error
+from agents.dead_letters import dead_letter, position, processing_error, source_of
 from agents.model_cache import ModelCache
 from agents.sentiment_model import ready, sentiment_model
+from pipeline.ingest import subject_posts
 from pipeline.models.sentiment import SentimentScore
 from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
 from pipeline.runtime import metrics
@@ -27,7 +28,6 @@ from pipeline.runtime.app import app, data_producer, names, posts_topic, setting
 from pipeline.runtime.batches import take_fetched
 from pipeline.runtime.data_producer import Record
 from pipeline.runtime.exactly_once import gated
-from schemas import SubjectPost
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +64,42 @@ async def signals(stream: Any) -> None:
         held_before: dict[str, int] = {}
         reports = 0
         letters = 0
+        taken = 0  # subject posts (a record holds a batch's posts of its subject)
         # By source partition: exactly-once commits them with that partition's offsets.
         records: dict[TP, list[Record]] = {}
-        valid: list[tuple[Any, dict[str, Any]]] = []
+        valid: list[tuple[Any, str, dict[str, Any]]] = []
         for event in events:
             try:
                 # Checked against the schema first: a record that breaks a model halfway would
                 # leave the subject's state broken for every later post.
-                SubjectPost.model_validate_json(event.value)
-                valid.append((event, orjson.loads(event.value)))
+                decoded = subject_posts.decode(event.value)
             except Exception as exc:  # a bad record must not stop the stage nor be lost
                 records.setdefault(event.message.tp, []).append(
                     processing_error("signals", event, exc)
                 )
                 letters += 1
-        scores = _scores([record["post"]["text"] for _, record in valid])
-        for (event, record), score in zip(valid, scores, strict=True):
+                taken += 1
+                continue
+            subject = decoded.subject
+            taken += len(decoded.posts) + len(decoded.rejected)
+            valid.extend((event, subject, post) for post in decoded.posts)
+            for raw, detail in decoded.rejected:  # a bad post of a record: alone
+                letters += 1
+                records.setdefault(event.message.tp, []).append(
+                    dead_letter(
+                        "signals",
+                        raw,
+                        "processing_error",
+                        detail,
+                        source_of(event),
+                        key=subject.encode(),
+                    )
+                )
+        scores = _scores([post["text"] for _, _, post in valid])
+        for (event, subject, post), score in zip(valid, scores, strict=True):
             try:
                 if isinstance(score, Exception):
                     raise score
-                subject = record["subject"]
-                post = record["post"]
                 model = models.get(subject)
                 late_before.setdefault(subject, model.spread.state["late"])
                 held_before.setdefault(subject, model.held)
@@ -112,8 +127,16 @@ async def signals(stream: Any) -> None:
                         )
                     )
             except Exception as exc:  # a bug must not stop the stage nor lose the post
+                log.exception("signals failed on a post of %s", source_of(event))
                 records.setdefault(event.message.tp, []).append(
-                    processing_error("signals", event, exc)
+                    dead_letter(
+                        "signals",
+                        orjson.dumps({"schema_version": 1, "subject": subject, "post": post}),
+                        "processing_error",
+                        f"{type(exc).__name__}: {exc}",
+                        source_of(event),
+                        key=subject.encode(),
+                    )
                 )
                 letters += 1
         metrics.LATE_POSTS.inc(
@@ -132,11 +155,11 @@ async def signals(stream: Any) -> None:
                         del signals_state[f"{subject}/{key}"]
         await data_producer.send_from(records)
         metrics.observe_batch("signals", time.monotonic() - started, event_times)
-        metrics.SIGNALS_POSTS.inc(len(events))
+        metrics.SIGNALS_POSTS.inc(taken)
         metrics.SIGNALS_EMITTED.inc(reports)
         # Posts taken = learnt + newly held + dead-lettered (a post held earlier counts as
         # learnt or dead-lettered in the batch that decides it).
-        learnt = len(events) - letters - held
+        learnt = taken - letters - held
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):
             metrics.MODEL_UPDATES.labels(model=model_name).inc(learnt)
 

@@ -13,7 +13,7 @@ from schemas.alert import (
 )
 from schemas.base import Record, dumps
 from schemas.dead_letter import REASONS, DeadLetter, Reason, SourcePosition
-from schemas.post import Author, Post, SubjectPost, parse_event_time
+from schemas.post import Author, Post, SubjectPost, SubjectPosts, parse_event_time
 
 __all__ = [
     "ALERT_STATES",
@@ -32,6 +32,7 @@ __all__ = [
     "Severity",
     "SourcePosition",
     "SubjectPost",
+    "SubjectPosts",
     "alert_id_for",
     "dumps",
     "parse_event_time",

@@ -11,7 +11,7 @@ from schemas.alert import Alert
 from schemas.base import Record
 from schemas.dead_letter import DeadLetter
 from schemas.feedback import Feedback
-from schemas.post import Post, SubjectPost
+from schemas.post import Post, SubjectPost, SubjectPosts
 from schemas.signals import SubjectSignals
 
 JSONSCHEMA_DIR = Path(__file__).resolve().parent / "jsonschema"
@@ -19,7 +19,8 @@ JSONSCHEMA_DIR = Path(__file__).resolve().parent / "jsonschema"
 #: File stem -> record, with the topic each describes.
 EXPORTED: dict[str, tuple[type[Record], str]] = {
     "post": (Post, "posts.raw (what producers send)"),
-    "subject_post": (SubjectPost, "posts"),
+    "subject_post": (SubjectPost, "posts (one post; read, no longer written)"),
+    "subject_posts": (SubjectPosts, "posts"),
     "dead_letter": (DeadLetter, "posts.dlq"),
     "subject_signals": (SubjectSignals, "signals"),
     "feedback": (Feedback, "feedback"),

@@ -140,3 +140,15 @@ class SubjectPost(Record):
     schema_version: Literal[1] = 1
     subject: Annotated[str, Field(min_length=1, max_length=64)]
     post: Post
+
+
+class SubjectPosts(Record):
+    """Posts routed to one monitored subject, in their order (topic ``posts``, key = subject).
+
+    Ingest writes a batch's posts of a subject as one record (pipeline/ingest/subject_posts.py):
+    the signals stage then takes a Kafka record and a faust event per batch and subject, not per
+    post. A ``SubjectPost`` on the topic (one post) is read as well."""
+
+    schema_version: Literal[1] = 1
+    subject: Annotated[str, Field(min_length=1, max_length=64)]
+    posts: Annotated[list[Post], Field(min_length=1)]

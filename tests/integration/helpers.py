@@ -12,9 +12,11 @@ from typing import Any
 import orjson
 from aiokafka import TopicPartition
 
-from pipeline.runtime.kafka import make_consumer
+from pipeline.ingest import subject_posts
+from pipeline.runtime.kafka import make_consumer, topic_names
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.worker_process import WorkerProcess
+from schemas import SubjectPost
 
 T0 = datetime(2015, 2, 20, 10, 0, tzinfo=UTC)
 
@@ -63,6 +65,31 @@ async def read_topic(
     return records
 
 
+async def read_routed(
+    settings: Settings, expected: int, timeout: float = 60.0
+) -> list[SubjectPost]:
+    """The posts on the posts topic from the start (a record holds a batch's posts of its
+    subject), once ``expected`` posts have arrived (or timeout)."""
+    records: list[Any] = []
+    posts: list[SubjectPost] = []
+    deadline = time.monotonic() + timeout
+    async with _reader(settings, topic_names(settings).posts) as consumer:
+        while len(posts) < expected and time.monotonic() < deadline:
+            await _take(consumer, records, 250)
+            posts = routed_posts(records)
+        await _take(consumer, records, 500)  # anything past the expected count: the caller's
+    return routed_posts(records)
+
+
+def routed_posts(records: list[Any]) -> list[SubjectPost]:
+    """Each post of posts-topic records, with its subject, in order."""
+    out: list[SubjectPost] = []
+    for record in records:
+        decoded = subject_posts.decode(record.value)
+        out.extend(SubjectPost(subject=decoded.subject, post=p) for p in decoded.posts)
+    return out
+
+
 async def read_to_end(settings: Settings, topic: str, timeout: float = 30.0) -> list[Any]:
     """Every record of ``topic`` up to its end offsets as of the call (a read bounded by a time
     alone returns a prefix on a loaded machine: the records at the end are the ones missed)."""
@@ -93,4 +120,14 @@ def metric(worker: WorkerProcess, name: str) -> float:
     return worker.metrics().get(name, 0.0)
 
 
-__all__ = ["T0", "TopicPartition", "metric", "post", "read_to_end", "read_topic", "wait_for"]
+__all__ = [
+    "T0",
+    "TopicPartition",
+    "metric",
+    "post",
+    "read_routed",
+    "read_to_end",
+    "read_topic",
+    "routed_posts",
+    "wait_for",
+]

@@ -13,7 +13,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 from aiokafka import TopicPartition
 
@@ -25,7 +24,7 @@ from pipeline.tools.produce import produce_raw
 from schemas import Alert
 
 from .conftest import StartWorker
-from .helpers import metric, post, read_to_end, read_topic, wait_for
+from .helpers import metric, post, read_routed, read_to_end, read_topic, routed_posts, wait_for
 from .test_faults import events, reference, scenario
 
 pytestmark = pytest.mark.integration
@@ -81,7 +80,7 @@ async def test_broker_goes_away_and_comes_back(
             "the posts sent after the restart to be ingested",
         )
         names = topic_names(own)
-        routed = await read_topic(own, names.posts, expected=1, timeout=30.0)
+        routed = await read_routed(own, expected=1, timeout=30.0)
         assert routed, "posts flow to the posts topic again"
         # The worker kept its state in memory: the crisis goes on where it was and the alert
         # events after the outage are exactly the reference's remaining ones.
@@ -156,7 +155,7 @@ async def test_broker_killed_while_the_worker_is_busy_and_restarted(
 
         async def routed_later() -> set[str]:
             records = await read_to_end(own, posts)
-            return {orjson.loads(r.value)["post"]["id"] for r in records} & ids
+            return {p.post.id for p in routed_posts(records)} & ids
 
         deadline = time.monotonic() + 120.0
         while (got := await routed_later()) != ids:
@@ -198,8 +197,8 @@ async def test_a_committed_offset_past_the_end_does_not_silence_the_worker(
     later = [post(1_000 + i, minutes=i) for i in range(20)]
     await produce_raw(settings, later)
     ids = {f"p{1_000 + i}" for i in range(20)}
-    records = await read_topic(settings, names.posts, expected=20, timeout=60.0)
-    assert {orjson.loads(r.value)["post"]["id"] for r in records} == ids, worker.log_tail()
+    routed = await read_routed(settings, expected=20, timeout=60.0)
+    assert {p.post.id for p in routed} == ids, worker.log_tail()
     assert "committed offset 510 is past the partition's end" in worker.log_file.read_text()
 
 

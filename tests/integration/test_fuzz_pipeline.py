@@ -21,7 +21,7 @@ from pipeline.runtime.worker_process import wait_until_settled
 from schemas import REASONS, DeadLetter, SubjectPost
 
 from .conftest import StartWorker
-from .helpers import T0, post, read_topic
+from .helpers import T0, post, read_routed, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -152,10 +152,7 @@ async def test_generated_bad_and_good_messages_dead_letter_and_reconcile(
     assert figures["processed"] == good and figures["dead_lettered"] == len(expected)
     for reason, count in Counter(expected.values()).items():
         assert m[f'crisiswatch_posts_dead_lettered_total{{reason="{reason}"}}'] == count
-    routed = [
-        SubjectPost.from_bytes(r.value)
-        for r in await read_topic(settings, names.posts, expected=int(figures["routed"]))
-    ]
+    routed = await read_routed(settings, expected=int(figures["routed"]))
     assert len(routed) == figures["routed"] > 0
     assert {p.subject for p in routed} == {"united"}
 
@@ -169,7 +166,13 @@ async def test_stages_past_ingest_dead_letter_what_they_cannot_process(
     settings = settings.replace(max_subjects_per_post=2)
     worker = await start_worker(settings)
     names = topic_names(settings)
-    broken_posts = [b"not json", b'{"subject": "united"}', b'{"subject": "united", "post": 7}']
+    broken_posts = [
+        b"not json",
+        b'{"subject": "united"}',
+        b'{"subject": "united", "post": 7}',
+        # A batch record with one bad post: the good one is learnt, the bad one dead-lettered.
+        orjson.dumps({"subject": "united", "posts": [orjson.loads(post(97)), 7]}),
+    ]
     broken_reports = [b"\xff\xfe", b'{"subject": "united", "as_of": "then"}']
     timeline = [post(n, minutes=n) for n in range(5)]
     timeline.insert(2, orjson.dumps(body(99, created_at="2099-12-31T00:00:00Z")))
@@ -216,5 +219,5 @@ async def test_stages_past_ingest_dead_letter_what_they_cannot_process(
     taken = m["crisiswatch_signals_posts_total"]
     learnt = m['crisiswatch_model_updates_total{model="spread"}']
     held = m["crisiswatch_signals_held_posts"]
-    assert taken == len(broken_posts) + len(timeline)
+    assert taken == len(broken_posts) + 1 + len(timeline)  # the batch record holds two posts
     assert taken == learnt + held + expected["signals", "processing_error"] + 1

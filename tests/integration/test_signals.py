@@ -12,11 +12,11 @@ from pipeline.models.sentiment import SentimentModel, shipped_prior
 from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
 from pipeline.runtime.settings import Settings
 from pipeline.tools.produce import produce_raw, produce_to
-from schemas import DeadLetter, SubjectPost
+from schemas import DeadLetter
 from schemas.signals import SubjectSignals
 
 from .conftest import StartWorker
-from .helpers import T0, metric, post, read_topic, wait_for
+from .helpers import T0, metric, post, read_routed, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -89,11 +89,11 @@ async def test_story_origin_spread_and_leaders_on_the_signals_topic(
     assert reports[0].stories[0].platforms[-1].platform == "twitter"  # news came later
 
     # The agent computes exactly what the plain model computes on the routed posts.
-    routed = await read_topic(settings, settings.topic_prefix + "posts", expected=len(messages))
+    routed = await read_routed(settings, expected=len(messages))
     model, scorer = SubjectSignalsModel("united", SignalsConfig()), SentimentModel()
     expected = []
-    for record in routed:
-        routed_post = SubjectPost.from_bytes(record.value).post.model_dump(mode="json")
+    for subject_post in routed:
+        routed_post = subject_post.post.model_dump(mode="json")
         expected.extend(model.learn_one(routed_post, scorer.score_one(routed_post["text"])))
     assert [r.model_dump() for r in reports] == [
         SubjectSignals.model_validate(r).model_dump() for r in expected
