@@ -32,6 +32,9 @@ from pipeline.runtime.exactly_once import gated
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2_000
+#: A batch's posts bytes: a record holds a batch's posts of a subject, so records do not say how
+#: much a batch is; about the 2,000 posts of one-post records (reports and memory per batch).
+BATCH_BYTES = 1024 * 1024
 
 config = SignalsConfig(
     interval_seconds=settings.signals_interval_seconds,
@@ -55,7 +58,7 @@ models: ModelCache[SubjectSignalsModel] = ModelCache(
 async def signals(stream: Any) -> None:
     await ready.wait()  # the sentiment model as of start (snapshot or pinned), not the prior
     # Exactly-once: a batch is processed whole between two commits (runtime/exactly_once.py).
-    batches = take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds)
+    batches = take_fetched(stream, BATCH_SIZE, settings.batch_max_wait_seconds, BATCH_BYTES)
     async for events in gated(batches, settings.exactly_once):
         started = time.monotonic()
         event_times: list[float] = []

@@ -85,7 +85,11 @@ names = topics.TopicNames.for_prefix(settings.topic_prefix)
 posts_raw_topic = app.topic(
     names.posts_raw, key_type=bytes, value_type=bytes, partitions=settings.raw_partitions
 )
-posts_topic = app.topic(names.posts, key_type=bytes, value_type=bytes)
+#: Records the signals stream may hold unprocessed. faust's default (stream_buffer_maxsize, 4096)
+#: counts records, and a posts record holds a batch's posts of a subject (up to 500, ~200 KB;
+#: pipeline/ingest/subject_posts.py): 64 of them keep the stage fed within ~13 MB.
+POSTS_BUFFER_RECORDS = 64
+posts_topic = app.topic(names.posts, key_type=bytes, value_type=bytes, maxsize=POSTS_BUFFER_RECORDS)
 #: Sends to the data topics (posts, posts.dlq, signals, alerts) go through this, batched.
 data_producer = DataProducer(settings, app)
 app.service(data_producer)  # type: ignore[arg-type]  # an instance is accepted too

@@ -32,10 +32,15 @@ from pipeline.runtime.faust_patch import fetches
 LINGER_FACTOR = 4.0
 
 
-async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[list[Any], None]:
-    """Batches of at most ``max_`` events of ``stream``: flushed when all that was fetched has
-    arrived, or after ``within`` seconds at most (see the module)."""
+async def take_fetched(
+    stream: Any, max_: int, within: float, max_bytes: int | None = None
+) -> AsyncGenerator[list[Any], None]:
+    """Batches of at most ``max_`` events of ``stream``, and of ``max_bytes`` of values (one
+    event more at most) if given: flushed when all that was fetched has arrived, or after
+    ``within`` seconds at most (see the module). ``max_bytes`` bounds a batch of records that
+    each hold many posts (the posts topic), whose count says little of the work and memory."""
     buffer: list[Any] = []
+    buffered_bytes = 0
     buffer_full = asyncio.Event()
     buffer_consumed = asyncio.Event()
     stream_enable_acks: bool = stream.enable_acks
@@ -67,7 +72,7 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
 
     async def add_to_buffer(value: Any) -> Any:
         try:
-            nonlocal buffer_consuming
+            nonlocal buffer_consuming, buffered_bytes
             if buffer_consuming is not None:
                 try:
                     await buffer_consuming
@@ -77,9 +82,11 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
             if event is None:
                 raise RuntimeError("Take buffer found current_event is None")
             buffer.append(event)
-            if len(buffer) >= max_:
+            if max_bytes is not None:
+                buffered_bytes += len(event.value or b"")
+            if len(buffer) >= max_ or (max_bytes is not None and buffered_bytes >= max_bytes):
                 buffer_full.set()
-                # strict: a batch never holds more than max_ events
+                # strict: a batch never holds more than max_ events (nor max_bytes and one more)
                 buffer_consumed.clear()
                 await stream.wait(buffer_consumed)
             else:
@@ -110,6 +117,7 @@ async def take_fetched(stream: Any, max_: int, within: float) -> AsyncGenerator[
                     not_before = ended + min(within, LINGER_FACTOR * (ended - started))
                     events = list(buffer)
                     buffer.clear()
+                    buffered_bytes = 0
                     for event in events:
                         await stream.ack(event)
                     notify(buffer_consuming)
