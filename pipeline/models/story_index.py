@@ -53,7 +53,6 @@ from pipeline.models.story_text import (
     STOP_WORDS,
     content_words,
     minhash,
-    similarity,
 )
 from schemas.post import parse_event_time
 
@@ -419,8 +418,7 @@ class StoryTracker:
     def _add_signature(
         self, story_id: str, story: dict[str, Any], signature: tuple[int, ...]
     ) -> None:
-        known = self._lsh.of(story_id)
-        if any(similarity(signature, s) >= NEAR_DUPLICATE for s in known):
+        if self._lsh.near(story_id, signature, NEAR_DUPLICATE):
             return
         encoded: list[str] = story["signatures"]
         if len(encoded) >= self.config.signatures_per_story:
