@@ -1,11 +1,13 @@
-"""The LSH index's packed-int similarity counts exactly what ``story_text.similarity`` does."""
+"""The LSH index and MinHash: fast forms that must give exactly what their definitions do."""
 
 from __future__ import annotations
 
+import hashlib
 import random
+import struct
 
 from pipeline.models.story_lsh import SignatureIndex
-from pipeline.models.story_text import similarity
+from pipeline.models.story_text import minhash, similarity
 
 
 def _pair(rng: random.Random, n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -53,3 +55,28 @@ def test_remove_and_drop_leave_no_bucket_behind() -> None:
     ]
     assert index.drop("s1") == [s for s in signatures[1::2] for _ in range(2)]
     assert index.of("s0") == index.of("s1") == [] and not index._buckets
+
+
+def _reference_minhash(words: list[str], shingle_size: int, permutations: int) -> tuple[int, ...]:
+    """The definition: per shingle, its BLAKE2b digest unpacked as 32 little-endian uint16;
+    the minimum at each position over the shingles."""
+    n = len(words) - shingle_size + 1
+    shingles = (
+        {" ".join(words[i : i + shingle_size]) for i in range(n)} if n > 1 else {" ".join(words)}
+    )
+    rows = [
+        struct.unpack("<32H", hashlib.blake2b(s.encode(), digest_size=64).digest())
+        for s in shingles
+    ]
+    return tuple(min(column) for column in zip(*rows, strict=True))[:permutations]
+
+
+def test_minhash_equals_its_definition() -> None:
+    rng = random.Random(11)
+    vocabulary = [f"w{i}" for i in range(40)] + ["flight", "délai", "東京", "x" * 30]
+    for _ in range(500):
+        words = [rng.choice(vocabulary) for _ in range(rng.randint(1, 40))]
+        for shingle_size, permutations in ((2, 32), (1, 32), (3, 20)):
+            expected = _reference_minhash(words, shingle_size, permutations)
+            got = minhash(words, shingle_size, permutations)
+            assert got == expected and all(type(v) is int for v in got)
