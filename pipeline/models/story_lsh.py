@@ -41,6 +41,7 @@ class SignatureIndex:
         self._band_range = range(bands)
         self._buckets: dict[BandKey, dict[str, int]] = {}
         self._entries: dict[str, list[_Entry]] = {}
+        self._last: _Entry | None = None
 
     def decode(self, encoded: str) -> Signature:
         return self._struct.unpack(bytes.fromhex(encoded))
@@ -62,6 +63,14 @@ class SignatureIndex:
         strides = (signature[r::rows] for r in range(rows))
         return list(zip(self._band_range, *strides, strict=True))
 
+    def _prepared(self, signature: Signature) -> _Entry:
+        """The signature packed and banded; a post's signature is looked up, checked against
+        its story's and added in turn, so the last one is kept (the same object only)."""
+        last = self._last
+        if last is None or last.signature is not signature:
+            last = self._last = _Entry(signature, self._pack(signature), self._band_keys(signature))
+        return last
+
     def _equal(self, a: int, b: int) -> int:
         """How many values two packed signatures have equal."""
         x = a ^ b
@@ -69,11 +78,10 @@ class SignatureIndex:
         return self._lanes - ((((x & low) + low) | x) & self._high).bit_count()
 
     def add(self, story_id: str, signature: Signature) -> None:
-        keys = self._band_keys(signature)
-        entry = _Entry(signature, self._pack(signature), keys)
+        entry = self._prepared(signature)
         self._entries.setdefault(story_id, []).append(entry)
         buckets = self._buckets
-        for key in keys:
+        for key in entry.keys:
             bucket = buckets.get(key)
             if bucket is None:
                 buckets[key] = {story_id: 1}
@@ -96,11 +104,14 @@ class SignatureIndex:
         """Remove every signature of a story; returns them."""
         entries = self._entries.pop(story_id, [])
         buckets = self._buckets
-        for entry in entries:  # all of them go: the story leaves each of their buckets
-            for key in entry.keys:
-                bucket = buckets.get(key)
-                if bucket is not None and bucket.pop(story_id, None) is not None and not bucket:
-                    del buckets[key]
+        # All of them go: the story leaves each of their buckets (a key once, whatever its count).
+        keys = entries[0].keys if len(entries) == 1 else {k for e in entries for k in e.keys}
+        for key in keys:
+            bucket = buckets[key]
+            if len(bucket) == 1:
+                del buckets[key]
+            else:
+                del bucket[story_id]
         return [entry.signature for entry in entries]
 
     def near(self, story_id: str, signature: Signature, threshold: float) -> bool:
@@ -108,7 +119,7 @@ class SignatureIndex:
         entries = self._entries.get(story_id)
         if not entries:
             return False
-        packed, lanes = self._pack(signature), len(signature)
+        packed, lanes = self._prepared(signature).packed, len(signature)
         return any(self._equal(packed, e.packed) / lanes >= threshold for e in entries)
 
     def most_similar(
@@ -117,9 +128,9 @@ class SignatureIndex:
         """The story with the most similar signature at or above ``threshold``."""
         checked: set[str] = set()
         best: tuple[float, float, str] | None = None
-        packed, lanes = self._pack(signature), len(signature)
-        equal, entries, buckets = self._equal, self._entries, self._buckets
-        for key in self._band_keys(signature):
+        prepared, lanes = self._prepared(signature), len(signature)
+        packed, equal, entries, buckets = prepared.packed, self._equal, self._entries, self._buckets
+        for key in prepared.keys:
             bucket = buckets.get(key)
             if bucket is None:
                 continue
