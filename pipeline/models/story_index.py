@@ -365,7 +365,8 @@ class StoryTracker:
                 break
         else:
             platforms.append([post["platform"], ts])
-        platforms.sort(key=lambda entry: entry[1])  # stable: first arrival wins ties
+        if len(platforms) > 1:  # one platform is in order
+            platforms.sort(key=lambda entry: entry[1])  # stable: first arrival wins ties
 
         story["reach"] += followers
         points = story["reach_points"]

@@ -1,4 +1,4 @@
-"""The LSH index and MinHash: fast forms that must give exactly what their definitions do."""
+"""Fast forms in the story path (LSH, MinHash, iso) give exactly what their definitions do."""
 
 from __future__ import annotations
 
@@ -80,3 +80,16 @@ def test_minhash_equals_its_definition() -> None:
             expected = _reference_minhash(words, shingle_size, permutations)
             got = minhash(words, shingle_size, permutations)
             assert got == expected and all(type(v) is int for v in got)
+
+
+def test_iso_remembers_only_what_it_would_compute() -> None:
+    from datetime import UTC, datetime
+
+    from pipeline.models import story_summary
+
+    rng = random.Random(5)
+    times = [1_709_510_400 + rng.random() * 86_400 for _ in range(3 * story_summary._ISO_KEPT)]
+    for ts in times + times[::-1] + [0, 0.0, 1.5, 1_709_510_400]:
+        expected = datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
+        assert story_summary.iso(ts) == expected
+    assert len(story_summary._ISO) <= story_summary._ISO_KEPT
