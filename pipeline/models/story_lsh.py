@@ -1,9 +1,14 @@
 """The LSH index of the stories' MinHash signatures (used by ``story_index.StoryTracker``).
 
-Derived, never stored: (band, values) -> {story id: how many of its signatures are in that
-bucket}, and each story's signatures, each with its band keys (so removing one does not
-compute them again) and its values packed in one int. The tracker rebuilds it from its state
-after a restart, and keeps it in step with the hex signatures it stores.
+Derived, never stored: per band, the band's values -> {story id: how many of its signatures
+have those values there}, and each story's signatures, each with its band keys (so removing
+one does not compute them again) and its values packed in one int. The tracker rebuilds it
+from its state after a restart, and keeps it in step with the hex signatures it stores.
+
+A band's key is its values' bytes as the signature stores them (little-endian uint16), read
+as one unsigned int when that is a struct size (1, 2 or 4 rows: all of a signature's keys
+in one unpack, and an int's hash costs nothing), else as the bytes: either way two bands
+have the same key exactly when they have the same values.
 
 Similarity on packed ints: a signature's n 16-bit values little-endian in one int (its stored
 bytes read as a number); two signatures' XOR has a zero lane per equal value, and
@@ -15,18 +20,19 @@ crosses a lane), so equal = n - its bit count: the same count, so the same float
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 Signature = tuple[int, ...]
-BandKey = tuple[int, ...]
+BandKey = int | bytes
+_BAND_CODES = {1: "H", 2: "I", 4: "Q"}  # rows -> struct code of that many uint16
 
 
 class _Entry:
-    """One signature of a story: its values, packed int and band keys."""
+    """One signature of a story: its values, packed int and band keys (one per band)."""
 
     __slots__ = ("keys", "packed", "signature")
 
-    def __init__(self, signature: Signature, packed: int, keys: list[BandKey]) -> None:
+    def __init__(self, signature: Signature, packed: int, keys: tuple[BandKey, ...]) -> None:
         self.signature, self.packed, self.keys = signature, packed, keys
 
 
@@ -35,11 +41,12 @@ class SignatureIndex:
         self.bands, self.rows = bands, rows
         n = bands * rows
         self._struct = struct.Struct(f"<{n}H")
+        code = _BAND_CODES.get(rows)
+        self._band_struct = None if code is None else struct.Struct(f"<{bands}{code}")
         self._lanes = n
         self._low = int.from_bytes(b"\xff\x7f" * n, "little")
         self._high = int.from_bytes(b"\x00\x80" * n, "little")
-        self._band_range = range(bands)
-        self._buckets: dict[BandKey, dict[str, int]] = {}
+        self._buckets: list[dict[BandKey, dict[str, int]]] = [{} for _ in range(bands)]
         self._entries: dict[str, list[_Entry]] = {}
         self._last: _Entry | None = None
 
@@ -53,22 +60,18 @@ class SignatureIndex:
     def of(self, story_id: str) -> list[Signature]:
         return [entry.signature for entry in self._entries.get(story_id, ())]
 
-    def _pack(self, signature: Signature) -> int:
-        return int.from_bytes(self._struct.pack(*signature), "little")
-
-    def _band_keys(self, signature: Signature) -> list[BandKey]:
-        # (band, its rows' values): stride r holds every band's value r, so zipped they give
-        # each band's values in order, as slicing band by band would, in one pass.
-        rows = self.rows
-        strides = (signature[r::rows] for r in range(rows))
-        return list(zip(self._band_range, *strides, strict=True))
-
     def _prepared(self, signature: Signature) -> _Entry:
         """The signature packed and banded; a post's signature is looked up, checked against
         its story's and added in turn, so the last one is kept (the same object only)."""
         last = self._last
         if last is None or last.signature is not signature:
-            last = self._last = _Entry(signature, self._pack(signature), self._band_keys(signature))
+            data = self._struct.pack(*signature)
+            if self._band_struct is not None:
+                keys: tuple[BandKey, ...] = self._band_struct.unpack(data)
+            else:
+                width = 2 * self.rows
+                keys = tuple(data[i : i + width] for i in range(0, len(data), width))
+            last = self._last = _Entry(signature, int.from_bytes(data, "little"), keys)
         return last
 
     def _equal(self, a: int, b: int) -> int:
@@ -80,36 +83,38 @@ class SignatureIndex:
     def add(self, story_id: str, signature: Signature) -> None:
         entry = self._prepared(signature)
         self._entries.setdefault(story_id, []).append(entry)
-        buckets = self._buckets
-        for key in entry.keys:
-            bucket = buckets.get(key)
+        for band, key in zip(self._buckets, entry.keys, strict=True):
+            bucket = band.get(key)
             if bucket is None:
-                buckets[key] = {story_id: 1}
+                band[key] = {story_id: 1}
             else:
                 bucket[story_id] = bucket.get(story_id, 0) + 1
 
     def remove(self, story_id: str, signature: Signature) -> None:
         entries = self._entries[story_id]
         at = next(i for i, entry in enumerate(entries) if entry.signature == signature)
-        buckets = self._buckets
-        for key in entries.pop(at).keys:
-            bucket = buckets[key]
+        for band, key in zip(self._buckets, entries.pop(at).keys, strict=True):
+            bucket = band[key]
             bucket[story_id] -= 1
             if not bucket[story_id]:
                 del bucket[story_id]
                 if not bucket:
-                    del buckets[key]
+                    del band[key]
 
     def drop(self, story_id: str) -> list[Signature]:
         """Remove every signature of a story; returns them."""
         entries = self._entries.pop(story_id, [])
-        buckets = self._buckets
         # All of them go: the story leaves each of their buckets (a key once, whatever its count).
-        keys = entries[0].keys if len(entries) == 1 else {k for e in entries for k in e.keys}
-        for key in keys:
-            bucket = buckets[key]
+        buckets = self._buckets
+        if len(entries) == 1:
+            pairs: Iterable[tuple[int, BandKey]] = enumerate(entries[0].keys)
+        else:
+            pairs = {(b, key) for entry in entries for b, key in enumerate(entry.keys)}
+        for b, key in pairs:
+            band = buckets[b]
+            bucket = band[key]
             if len(bucket) == 1:
-                del buckets[key]
+                del band[key]
             else:
                 del bucket[story_id]
         return [entry.signature for entry in entries]
@@ -129,9 +134,9 @@ class SignatureIndex:
         checked: set[str] = set()
         best: tuple[float, float, str] | None = None
         prepared, lanes = self._prepared(signature), len(signature)
-        packed, equal, entries, buckets = prepared.packed, self._equal, self._entries, self._buckets
-        for key in prepared.keys:
-            bucket = buckets.get(key)
+        packed, equal, entries = prepared.packed, self._equal, self._entries
+        for band, key in zip(self._buckets, prepared.keys, strict=True):
+            bucket = band.get(key)
             if bucket is None:
                 continue
             for story_id in bucket:

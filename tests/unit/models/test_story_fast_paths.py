@@ -6,6 +6,8 @@ import hashlib
 import random
 import struct
 
+import pytest
+
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_text import minhash, similarity
 
@@ -22,7 +24,7 @@ def _pair(rng: random.Random, n: int) -> tuple[tuple[int, ...], tuple[int, ...]]
 
 def test_packed_similarity_equals_tuple_similarity() -> None:
     rng = random.Random(7)
-    for bands, rows in ((16, 2), (8, 4), (3, 1)):
+    for bands, rows in ((16, 2), (8, 4), (3, 1), (5, 3)):
         index = SignatureIndex(bands, rows)
         for _ in range(2_000):
             a, b = _pair(rng, bands * rows)
@@ -37,10 +39,13 @@ def test_packed_similarity_equals_tuple_similarity() -> None:
             index.drop("s")
 
 
-def test_remove_and_drop_leave_no_bucket_behind() -> None:
+@pytest.mark.parametrize(("bands", "rows"), [(16, 2), (5, 3)])  # int band keys, bytes ones
+def test_remove_and_drop_leave_no_bucket_behind(bands: int, rows: int) -> None:
     rng = random.Random(3)
-    index = SignatureIndex(16, 2)
-    signatures = [_pair(rng, 32)[0] for _ in range(6)]
+    index = SignatureIndex(bands, rows)
+    signatures = [_pair(rng, bands * rows)[0] for _ in range(6)]
+    signatures[1] = (*signatures[0][:-1], signatures[0][-1] ^ 1)  # one band differs
+    index.add("other", signatures[1])  # shares the buckets of s0's first signature but one
     for i, signature in enumerate(signatures):
         index.add(f"s{i % 2}", signature)
         index.add(f"s{i % 2}", signature)  # the same signature twice counts twice
@@ -54,7 +59,9 @@ def test_remove_and_drop_leave_no_bucket_behind() -> None:
         signatures[4],
     ]
     assert index.drop("s1") == [s for s in signatures[1::2] for _ in range(2)]
-    assert index.of("s0") == index.of("s1") == [] and not index._buckets
+    assert index.most_similar(signatures[0], 0.5, lambda _: 0.0) == "other"
+    assert index.of("s0") == index.of("s1") == [] and index.drop("other") == [signatures[1]]
+    assert not any(index._buckets)
 
 
 def _reference_minhash(words: list[str], shingle_size: int, permutations: int) -> tuple[int, ...]:
