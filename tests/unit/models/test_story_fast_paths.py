@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
+from datetime import UTC, datetime
 
+import orjson
 import pytest
 
+from pipeline.models.story_index import StoryConfig, StoryTracker
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_text import minhash, similarity
 
@@ -100,3 +103,51 @@ def test_iso_remembers_only_what_it_would_compute() -> None:
         expected = datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
         assert story_summary.iso(ts) == expected
     assert len(story_summary._ISO) <= story_summary._ISO_KEPT
+
+
+def _closing_stream(n: int) -> list[dict[str, object]]:
+    """Posts of many small stories (most evicted soon), some answering long-closed posts (the
+    story reopens from its kept summary), some repeated, a few after a day's gap (expiry)."""
+    rng = random.Random(9)
+    posts: list[dict[str, object]] = []
+    for i in range(n):
+        minutes = i * 0.5 + (1_500 if i > n // 2 else 0)
+        parent = f"p{rng.randrange(i)}" if i and rng.random() < 0.3 else None
+        text = f"word{i % 17} kind{i % 5} thing{rng.randrange(40)} more{rng.randrange(3)}"
+        posts.append(
+            {
+                "id": f"p{i}",
+                "platform": "twitter" if rng.random() < 0.8 else "reddit",
+                "author": {"id": f"a{rng.randrange(30)}", "followers": rng.randrange(100)},
+                "text": text,
+                "created_at": datetime.fromtimestamp(1.7e9 + minutes * 60, tz=UTC).isoformat(),
+                "reply_to": parent,
+            }
+        )
+        if rng.random() < 0.05:
+            posts.append(posts[rng.randrange(len(posts))])
+    return posts
+
+
+@pytest.mark.parametrize("closed_kept", [0, 1, 4])
+def test_closed_stories_summarised_when_read_equal_those_summarised_at_close(
+    closed_kept: int,
+) -> None:
+    config = StoryConfig(max_active_stories=6, max_closed_stories=closed_kept)
+    read_often, read_at_end = StoryTracker("s", config), StoryTracker("s", config)
+    for n, post in enumerate(_closing_stream(600)):
+        read_often.learn(post)
+        read_at_end.learn(post)
+        # Reading the state (or the closed list) summarises what is kept at that moment.
+        kept = read_often.closed_stories() if n % 2 else read_often.state["closed"]
+        assert len(kept) <= closed_kept
+    stats = read_often.state["stats"]
+    assert (
+        stats["evicted"] > 100
+        and stats["expired"]
+        and stats.get("reopened", 0) >= bool(closed_kept)
+    )
+    assert orjson.dumps(read_at_end.state) == orjson.dumps(read_often.state)
+    # The closed list's change notes (what a table write takes) count the same, read or not.
+    for name in ("appended", "dropped", "rewritten"):
+        assert getattr(read_at_end.closed_changes, name) == getattr(read_often.closed_changes, name)
