@@ -133,6 +133,8 @@ class WatchList:
                 elif words:
                     rest = frozenset(words[1:]) - {words[0]}
                     self._queries.setdefault(words[0], []).append((rest, subject.id))
+        # Every form that matches a term alone or starts a query.
+        self._starts = frozenset(self._tokens) | frozenset(self._queries)
 
     @classmethod
     def load(cls, path: Path) -> WatchList:
@@ -156,15 +158,20 @@ class WatchList:
     def match(self, text: str, author_handle: str = "") -> list[str]:
         """Ids of the subjects the text mentions (or whose account wrote it), sorted."""
         found: set[str] = set(self._accounts.get(author_handle.casefold(), ()))
-        tokens = [t.casefold() for t in _TOKEN.findall(text)]
+        if text.isascii():  # ASCII case-folds to ASCII of the same classes: fold it first
+            tokens = _TOKEN.findall(text.lower())
+        else:  # folding may add marks that split a word ("İ" -> "i̇"): tokens first
+            tokens = [t.casefold() for t in _TOKEN.findall(text)]
         # What each token matches: itself, and a plain word of the list as a #tag or @mention.
         forms = set(tokens)
         forms.update(t[1:] for t in tokens if t[0] in "#@")
-        for i, token in enumerate(tokens):
-            for rest, subject_id in self._phrases.get(token, ()):
-                if tuple(tokens[i + 1 : i + 1 + len(rest)]) == rest:
-                    found.add(subject_id)
-        for form in forms:
+        if not self._phrases.keys().isdisjoint(tokens):  # most posts start no phrase
+            for i, token in enumerate(tokens):
+                for rest, subject_id in self._phrases.get(token, ()):
+                    if tuple(tokens[i + 1 : i + 1 + len(rest)]) == rest:
+                        found.add(subject_id)
+        # Only the forms the list has (one set intersection), not a look-up per form.
+        for form in forms & self._starts:
             hit = self._tokens.get(form)
             if hit:
                 found |= hit

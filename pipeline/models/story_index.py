@@ -53,7 +53,6 @@ from pipeline.models.story_text import (
     STOP_WORDS,
     content_words,
     minhash,
-    similarity,
 )
 from schemas.post import parse_event_time
 
@@ -157,9 +156,9 @@ class StoryTracker:
     ) -> None:
         self.subject = subject
         self.config = cfg = config or StoryConfig()
-        self.state: dict[str, Any] = state if state else self._empty_state()
-        if self.state.get("version") != STATE_VERSION:
-            raise ValueError(f"story state version {self.state.get('version')!r} not supported")
+        self._state: dict[str, Any] = state if state else self._empty_state()
+        if self._state.get("version") != STATE_VERSION:
+            raise ValueError(f"story state version {self._state.get('version')!r} not supported")
         stop = STOP_WORDS if cfg.stop_words else frozenset()
         if cfg.ignore_subject_words:
             stop = stop | set(content_words(subject, frozenset()))
@@ -173,9 +172,21 @@ class StoryTracker:
         self.story_changes = ChangeNotes(limit=2 * cfg.max_active_stories)
         self.changed_fields: set[str] = set()
         self.closed_changes = ListNotes()
-        for sid, story in self.state["stories"].items():
+        #: Closed stories not summarised yet, (story, reason, watermark then), after the kept
+        #: summaries: most are pushed out of the short closed list by the next closes before
+        #: anyone reads it (a dense stream closes a story per post), so each is summarised
+        #: only when the state is read (``state``, ``closed_stories``, a reopen), if still kept.
+        self._pending: list[tuple[dict[str, Any], str, float]] = []
+        for sid, story in self._state["stories"].items():
             for encoded in story["signatures"]:
                 self._lsh.add(sid, self._lsh.decode(encoded))
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The JSON-able state (owned by the caller), with every kept closed story summarised."""
+        if self._pending:
+            self._summarise_closed()
+        return self._state
 
     @staticmethod
     def _empty_state() -> dict[str, Any]:
@@ -194,7 +205,7 @@ class StoryTracker:
     def learn_one(self, post: dict[str, Any]) -> StoryUpdate:
         """``learn``, and the summary of the post's story after it."""
         step = self.learn(post)
-        story = self.state["stories"].get(step.story_id)
+        story = self._state["stories"].get(step.story_id)
         if story is not None:
             summary = self._summary(story)
         else:  # a repeat whose story has closed: the closed summary if still kept
@@ -206,7 +217,7 @@ class StoryTracker:
         """Take one post into its story. No summary: a summary per post costs more than the
         post itself, and the signals model reads none (its reports summarise the top stories)."""
         cfg = self.config
-        state = self.state
+        state = self._state
         stories: dict[str, dict[str, Any]] = state["stories"]
         recent: dict[str, list[Any]] = state["posts"]
         post_id = str(post["id"])
@@ -293,7 +304,7 @@ class StoryTracker:
         return StoryStep(story_id, is_new, depth, closed=tuple(closed), merged=merged)
 
     def _duplicate(self, story_id: str, depth: int, closed: list[str] | None = None) -> StoryStep:
-        self.state["stats"]["duplicates"] += 1
+        self._state["stats"]["duplicates"] += 1
         return StoryStep(story_id, False, depth, True, tuple(closed or ()))
 
     def _new_story(
@@ -366,7 +377,8 @@ class StoryTracker:
                 break
         else:
             platforms.append([post["platform"], ts])
-        platforms.sort(key=lambda entry: entry[1])  # stable: first arrival wins ties
+        if len(platforms) > 1:  # one platform is in order
+            platforms.sort(key=lambda entry: entry[1])  # stable: first arrival wins ties
 
         story["reach"] += followers
         points = story["reach_points"]
@@ -380,7 +392,7 @@ class StoryTracker:
 
     def _reopen(self, story_id: str) -> list[str]:
         """Reopen a closed story from its kept summary (none kept: nothing to reopen)."""
-        state = self.state
+        state = self.state  # the kept closed stories summarised
         kept = [i for i, s in enumerate(state["closed"]) if s["story_id"] == story_id]
         if not kept:
             return []
@@ -398,7 +410,7 @@ class StoryTracker:
 
     def _merge(self, source_id: str, target_id: str, depth: int) -> None:
         cfg = self.config
-        stories = self.state["stories"]
+        stories = self._state["stories"]
         source = stories.pop(source_id)
         self.story_changes.remove(source_id)
         self.story_changes.touch(target_id)
@@ -412,15 +424,14 @@ class StoryTracker:
         )
         for signature in self._lsh.drop(source_id):
             self._add_signature(target_id, stories[target_id], signature)
-        self.state["stats"]["merged"] = self.state["stats"].get("merged", 0) + 1
+        self._state["stats"]["merged"] = self._state["stats"].get("merged", 0) + 1
 
     # -- similarity -----------------------------------------------------------------------------
 
     def _add_signature(
         self, story_id: str, story: dict[str, Any], signature: tuple[int, ...]
     ) -> None:
-        known = self._lsh.of(story_id)
-        if any(similarity(signature, s) >= NEAR_DUPLICATE for s in known):
+        if self._lsh.near(story_id, signature, NEAR_DUPLICATE):
             return
         encoded: list[str] = story["signatures"]
         if len(encoded) >= self.config.signatures_per_story:
@@ -434,7 +445,7 @@ class StoryTracker:
     # -- expiry ---------------------------------------------------------------------------------
 
     def _expire(self, watermark: float) -> list[str]:
-        stories = self.state["stories"]
+        stories = self._state["stories"]
         closed = []
         while stories:
             story_id = next(iter(stories))
@@ -444,27 +455,35 @@ class StoryTracker:
         return closed
 
     def _make_room(self) -> list[str]:
-        stories = self.state["stories"]
+        stories = self._state["stories"]
         closed = []
         while len(stories) >= self.config.max_active_stories:
             closed.append(self._close(next(iter(stories)), "evicted"))
         return closed
 
     def _close(self, story_id: str, reason: str) -> str:
-        state = self.state
+        state = self._state
         story = state["stories"].pop(story_id)
         self.story_changes.remove(story_id)
         self._lsh.drop(story_id)
         state["stats"][reason] += 1
         if self.config.max_closed_stories:
-            summary = self._summary(story, series=False)
-            summary.update(closed=reason, closed_at=iso(state["watermark"]))
-            state["closed"].append(summary)
+            # Nothing else holds the story now, so it stays as it is until summarised.
+            pending = self._pending
+            pending.append((story, reason, state["watermark"]))
             self.closed_changes.appended += 1
-            if len(state["closed"]) > self.config.max_closed_stories:
-                del state["closed"][0]
+            if len(state["closed"]) + len(pending) > self.config.max_closed_stories:
+                del (state["closed"] or pending)[0]  # the oldest, summarised or not
                 self.closed_changes.dropped += 1
         return story_id
+
+    def _summarise_closed(self) -> None:
+        closed = self._state["closed"]
+        for story, reason, watermark in self._pending:
+            summary = self._summary(story, series=False)
+            summary.update(closed=reason, closed_at=iso(watermark))
+            closed.append(summary)
+        self._pending.clear()
 
     # -- reading --------------------------------------------------------------------------------
     def _summary(self, story: dict[str, Any], series: bool = True) -> dict[str, Any]:
@@ -474,16 +493,16 @@ class StoryTracker:
         """Summaries of the active stories, most posts first; with ``hot_at`` (event time,
         epoch seconds), those with the most posts in the 5 minutes before it first (what is
         moving now, ahead of yesterday's big story). Only the ``top`` are summarised."""
-        chosen = hottest(self.state["stories"].values(), top, hot_at)
+        chosen = hottest(self._state["stories"].values(), top, hot_at)
         return [self._summary(story) for story in chosen]
 
     def story(self, story_id: str) -> dict[str, Any] | None:
-        story = self.state["stories"].get(story_id)
+        story = self._state["stories"].get(story_id)
         return None if story is None else self._summary(story)
 
     def story_authors(self, story_id: str) -> list[str]:
         """Author ids of an active story (at most max_authors_per_story), first seen first."""
-        story = self.state["stories"].get(story_id)
+        story = self._state["stories"].get(story_id)
         return [] if story is None else list(story["authors"])
 
     def closed_stories(self) -> list[dict[str, Any]]:
@@ -492,10 +511,10 @@ class StoryTracker:
 
     def root_of(self, post_id: str) -> str | None:
         """Cascade root of a recent post (its earliest known ancestor, or itself)."""
-        entry = self.state["posts"].get(str(post_id))
+        entry = self._state["posts"].get(str(post_id))
         return None if entry is None else (entry[3] or str(post_id))
 
     def author_of(self, post_id: str) -> str | None:
         """Author of a recent post (the recent-post map): who a reply or repost was aimed at."""
-        entry = self.state["posts"].get(str(post_id))
+        entry = self._state["posts"].get(str(post_id))
         return None if entry is None else entry[2]

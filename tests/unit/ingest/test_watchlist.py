@@ -140,3 +140,20 @@ def test_real_keyword_stream_routes_as_its_collection_did() -> None:
         "Train derailed in New York! Hope everyone's ok",
     ]
     assert [watch.match(text) for text in texts] == [["2013-ny-train-crash"]] * 2
+
+
+def test_ascii_and_other_text_fold_alike() -> None:
+    # ASCII text is folded before it is split into tokens, other text token by token: both
+    # must route as folding each token does ("Straße" folds to "strasse", as the term does).
+    watch = WatchList(
+        [
+            Subject(id="street", name="Street", keywords=("Straße", '"Main Gate"')),
+            Subject(id="air", name="Air", handles=("AirCo",), keywords=("delayed flight",)),
+        ]
+    )
+    assert watch.match("STRASSE closed") == watch.match("Straße closed") == ["street"]
+    assert watch.match("at the MAIN gate now") == watch.match("at the MAIN gate, é") == ["street"]
+    assert watch.match("the gate main") == watch.match("the gate main é") == []
+    assert watch.match("FLIGHT #Delayed @aircO") == ["air"]
+    assert watch.match("FLIGHT #Delayed @aircO ü") == ["air"]
+    assert watch.match("no match", "AIRCO") == watch.match("ü", "AIRCO") == ["air"]
