@@ -89,14 +89,7 @@ async def signals(stream: Any) -> None:
             for raw, detail in decoded.rejected:  # a bad post of a record: alone
                 letters += 1
                 records.setdefault(event.message.tp, []).append(
-                    dead_letter(
-                        "signals",
-                        raw,
-                        "processing_error",
-                        detail,
-                        source_of(event),
-                        key=subject.encode(),
-                    )
+                    _post_error(event, subject, raw, detail)
                 )
         scores = _scores([post["text"] for _, _, post in valid])
         for (event, subject, post), score in zip(valid, scores, strict=True):
@@ -122,7 +115,7 @@ async def signals(stream: Any) -> None:
                     out.append(
                         dead_letter(
                             "signals",
-                            orjson.dumps({"subject": subject, "post": rejected.post}),
+                            subject_posts.one_post(subject, rejected.post),
                             rejected.reason,
                             rejected.detail,
                             position(*rejected.source),
@@ -132,13 +125,11 @@ async def signals(stream: Any) -> None:
             except Exception as exc:  # a bug must not stop the stage nor lose the post
                 log.exception("signals failed on a post of %s", source_of(event))
                 records.setdefault(event.message.tp, []).append(
-                    dead_letter(
-                        "signals",
-                        orjson.dumps({"schema_version": 1, "subject": subject, "post": post}),
-                        "processing_error",
+                    _post_error(
+                        event,
+                        subject,
+                        subject_posts.one_post(subject, post),
                         f"{type(exc).__name__}: {exc}",
-                        source_of(event),
-                        key=subject.encode(),
                     )
                 )
                 letters += 1
@@ -165,6 +156,13 @@ async def signals(stream: Any) -> None:
         learnt = taken - letters - held
         for model_name in ("sentiment_baseline", "stories", "spread", "leaders"):
             metrics.MODEL_UPDATES.labels(model=model_name).inc(learnt)
+
+
+def _post_error(event: Any, subject: str, raw: bytes, detail: str) -> Record:
+    """The dead letter of one post of a record (the record's other posts go on)."""
+    return dead_letter(
+        "signals", raw, "processing_error", detail, source_of(event), key=subject.encode()
+    )
 
 
 def _scores(texts: list[str]) -> list[SentimentScore | Exception]:

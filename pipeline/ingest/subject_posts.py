@@ -43,6 +43,11 @@ def encode(subject: str, posts: list[bytes]) -> list[bytes]:
     return records
 
 
+def one_post(subject: str, post: Any) -> bytes:
+    """One post as a one-post SubjectPost record: what a dead letter of a single post holds."""
+    return orjson.dumps({"schema_version": 1, "subject": subject, "post": post})
+
+
 @dataclass
 class Decoded:
     subject: str
@@ -78,6 +83,5 @@ def decode(value: bytes | None) -> Decoded:
             Post.model_validate(post)
             decoded.posts.append(post)
         except ValidationError as exc:
-            raw = orjson.dumps({"schema_version": 1, "subject": subject, "post": post})
-            decoded.rejected.append((raw, f"ValidationError: {exc}"))
+            decoded.rejected.append((one_post(subject, post), f"ValidationError: {exc}"))
     return decoded
