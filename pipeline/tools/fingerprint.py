@@ -27,7 +27,7 @@ import orjson
 
 from pipeline.ingest.watchlist import WatchList
 from pipeline.tools.offline import run_offline
-from pipeline.tools.sources import event_time_key, read_posts
+from pipeline.tools.sources import in_event_time_order, read_posts
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REPO / "tests" / "data" / "real"
@@ -63,11 +63,6 @@ def fingerprint(messages: list[bytes], watchlist: WatchList) -> Fingerprint:
     )
 
 
-def _in_time_order(paths: list[Path]) -> list[bytes]:
-    messages = [raw for path in paths for raw in read_posts(path)]
-    return [raw for _, _, raw in sorted((event_time_key(r), n, r) for n, r in enumerate(messages))]
-
-
 def inputs() -> dict[str, Callable[[], tuple[list[bytes], WatchList]]]:
     from pipeline.runtime.settings import Settings
     from pipeline.tools.bench import bench_posts
@@ -82,7 +77,7 @@ def inputs() -> dict[str, Callable[[], tuple[list[bytes], WatchList]]]:
         "dense": lambda: (bench_posts(20_000, per_subject_minute=100.0), default()),
         "airline": lambda: (list(read_posts(airline, sort_by_time=True)), default()),
         "crisislex": lambda: (
-            _in_time_order(crisislex),
+            in_event_time_order(raw for path in crisislex for raw in read_posts(path)),
             WatchList.load(REAL / "crisislex_t26" / "watchlist.toml"),
         ),
     }

@@ -30,7 +30,7 @@ from pipeline.runtime.kafka import ensure_topics, make_producer, read_until_idle
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.worker_process import WorkerProcess, wait_until_settled
 from pipeline.tools.alert_feed import follow_alerts, printer
-from pipeline.tools.sources import event_time_key, read_posts
+from pipeline.tools.sources import event_time_key, in_event_time_order, read_posts
 from schemas import Alert
 
 TOPIC_SOURCE = "topic:"
@@ -65,9 +65,7 @@ async def load_source(settings: Settings, source: str, idle_seconds: float = 2.0
     if not source.startswith(TOPIC_SOURCE):
         return list(read_posts(Path(source), sort_by_time=True))
     records = await read_until_idle(settings, source[len(TOPIC_SOURCE) :], idle_seconds)
-    messages = [value for _, value in records]
-    keyed = sorted((event_time_key(raw), n, raw) for n, raw in enumerate(messages))
-    return [raw for _, _, raw in keyed]
+    return in_event_time_order(value for _, value in records)
 
 
 async def send_paced(

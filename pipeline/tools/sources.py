@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -45,10 +45,13 @@ def read_posts(path: Path, sort_by_time: bool = False) -> Iterator[bytes]:
     if not sort_by_time:
         yield from records
         return
-    keyed = [(event_time_key(raw), n, raw) for n, raw in enumerate(records)]
-    keyed.sort()
-    for _, _, raw in keyed:
-        yield raw
+    yield from in_event_time_order(records)
+
+
+def in_event_time_order(messages: Iterable[bytes]) -> list[bytes]:
+    """Raw messages sorted by event time, stably (``event_time_key``: unreadable ones last)."""
+    keyed = sorted((event_time_key(raw), n, raw) for n, raw in enumerate(messages))
+    return [raw for _, _, raw in keyed]
 
 
 def _read_jsonl(path: Path) -> Iterator[bytes]:
