@@ -65,6 +65,9 @@ class LayoutResult:
     peak_rss_bytes_per_worker: int
     #: CPU seconds (user + system, all workers) per post of the throughput run.
     cpu_seconds_per_post: float = 0.0
+    #: Wall seconds over which that CPU time was read: from before the load is sent to the
+    #: end of the run. Longer than ``seconds``, which starts at the first post seen by a poll.
+    cpu_window_seconds: float = 0.0
     #: The same stream through the models alone, in one process (models_only_rate).
     models_only_per_second: float = 0.0
     #: Bytes (keys and values) on the signals and crisis state changelogs per post sent, read
@@ -250,10 +253,11 @@ async def bench_layout(
         # Let the group settle (Tansu holds each join for half the session timeout), so that
         # the run measures processing, not rebalancing.
         await asyncio.sleep(GROUP_SETTLE_SECONDS)
-        cpu_before = _cpu_seconds(workers)
+        cpu_before, window_start = _cpu_seconds(workers), time.monotonic()
         load = asyncio.create_task(produce_raw(settings, messages))
         seconds = await _throughput(workers, len(messages), timeout)
         cpu = _cpu_seconds(workers) - cpu_before
+        cpu_window = time.monotonic() - window_start
         await load
         # Before the latency probes, which write state too: the throughput run's posts only.
         changelogs = await changelog_bytes(settings)
@@ -276,6 +280,7 @@ async def bench_layout(
         latency_p99_seconds=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         peak_rss_bytes_per_worker=peak,
         cpu_seconds_per_post=cpu / len(messages),
+        cpu_window_seconds=cpu_window,
         changelog_bytes_per_post=sum(c.bytes for c in changelogs) / len(messages),
         changelog_records=sum(c.records for c in changelogs),
         changelog_bytes_by_table={
