@@ -203,20 +203,26 @@ class CascadeForecaster:
         started: float,
         reach_so_far: int | None = None,
         count_so_far: int | None = None,
+        calibrate_counts: bool = True,
     ) -> dict[str, Any]:
         """The raw SEISMIC forecast (``ReachForecaster.predict_one``) with ``projected_reach``,
         ``low``, ``high``, ``projected_count``, ``count_low``, ``count_high`` calibrated when the
-        calibrators are ready, and the ``features`` that ``learn_one`` needs later."""
+        calibrators are ready, and the ``features`` that ``learn_one`` needs later.
+
+        ``calibrate_counts=False`` leaves the count fields SEISMIC's (and ``calibrated`` about
+        reach alone), for a caller that reads only the reach: the features do not change."""
         result = self.seismic.predict_one(points, now, reach_so_far, count_so_far)
         age = now - started
         count, reach = result["count_so_far"], result["reach_so_far"]
         x_posts = features(count, result["projected_count"], age)
         x_reach = features(reach, result["projected_reach"], age)
-        raw_posts = (result["projected_count"], result["count_low"], result["count_high"])
-        projected, low, high, by_posts = self.posts.predict_one(
-            x_posts, count, raw_posts, self.config.correct_posts
-        )
-        result.update(projected_count=projected, count_low=low, count_high=high)
+        by_posts = False
+        if calibrate_counts:
+            raw_posts = (result["projected_count"], result["count_low"], result["count_high"])
+            projected, low, high, by_posts = self.posts.predict_one(
+                x_posts, count, raw_posts, self.config.correct_posts
+            )
+            result.update(projected_count=projected, count_low=low, count_high=high)
         if reach > 0:
             raw = (result["projected_reach"], result["low"], result["high"])
             projected, low, high, by_reach = self.reach.predict_one(

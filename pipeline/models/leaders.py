@@ -206,7 +206,12 @@ class AuthorInfluence:
     def _score(self, author_id: str, record: dict[str, Any]) -> float:
         cfg = self.config
         weight, as_of = record["recv"]
-        received = weight * 0.5 ** ((self.state["watermark"] - as_of) / cfg.half_life_seconds)
+        # Most authors received nothing: 0.0 decayed is 0.0, with no power to compute.
+        received = (
+            weight * 0.5 ** ((self.state["watermark"] - as_of) / cfg.half_life_seconds)
+            if weight
+            else 0.0
+        )
         tie_strength = 0.0
         if record["out"]:  # most authors never wrote to anyone: no ties to look for
             for _, strength in self._strong_ties(author_id):
@@ -222,8 +227,11 @@ class AuthorInfluence:
         author_ids: Iterable[str] | None = None,
         k: int = 5,
         scores: dict[str, float] | None = None,
+        detail: bool = True,
     ) -> list[dict[str, Any]]:
-        """Top-k authors by score among ``author_ids`` (e.g. a story's authors) or all tracked.
+        """Top-k authors by score among ``author_ids`` (e.g. a story's authors) or all tracked:
+        id, handle, followers, score, strong ties and, with ``detail``, posts and interactions
+        received (a report carries only the first five: schemas.signals.Leader).
 
         Over all tracked authors this costs O(max_authors * max_edges_per_author): call it per
         report, not per post. ``scores`` memoises author scores across the calls of one report
@@ -248,16 +256,16 @@ class AuthorInfluence:
         # A full sort in C beats heapq.nsmallest's Python loop on a story's few dozen authors.
         ranked.sort()
         for negative, author_id in ranked[:k]:
-            record, score = authors[author_id], -negative
-            top.append(
-                {
-                    "id": author_id,
-                    "handle": record["handle"],
-                    "followers": record["followers"],
-                    "score": round(score, 4),
-                    "strong_ties": len(self._strong_ties(author_id)),
-                    "posts": record["posts"],
-                    "interactions_received": round(self._decayed(*record["recv"]), 3),
-                }
-            )
+            record = authors[author_id]
+            leader = {
+                "id": author_id,
+                "handle": record["handle"],
+                "followers": record["followers"],
+                "score": round(-negative, 4),
+                "strong_ties": len(self._strong_ties(author_id)) if record["out"] else 0,
+            }
+            if detail:
+                leader["posts"] = record["posts"]
+                leader["interactions_received"] = round(self._decayed(*record["recv"]), 3)
+            top.append(leader)
         return top

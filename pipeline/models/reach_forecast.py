@@ -113,7 +113,9 @@ class ReachForecaster:
         point's time (an approximation, exact when the kept points cover the window).
         """
         cfg = self.config
-        posts = sorted((float(t), max(0.0, float(f))) for t, f in points)
+        # max(0.0, f) as a conditional (same value, NaN included): these are a story's up to
+        # 200 points, on every report.
+        posts = sorted([(float(t), x if (x := float(f)) > 0.0 else 0.0) for t, f in points])
         listed_reach = sum(f for _, f in posts)
         reach = max(float(reach_so_far or 0), listed_reach)
         count = max(count_so_far or 0, len(posts))

@@ -47,12 +47,10 @@ from pipeline.models.sentiment import BaselineConfig, SentimentBaseline, Sentime
 from pipeline.models.story_index import StoryConfig, StoryTracker
 from pipeline.models.volume import SpreadConfig, SubjectSpread
 from schemas.signals import (
-    Leader,
     PostRef,
     ReachForecast,
     SentimentSignal,
     SpreadSignal,
-    StorySignal,
 )
 
 PARTS = ("meta", "stories", "leaders", "spread", "sentiment", "forecast")
@@ -67,13 +65,6 @@ SENTIMENT_FIELDS = frozenset(SentimentSignal.model_fields)
 SPREAD_FIELDS = frozenset(SpreadSignal.model_fields)
 POST_REF_FIELDS = tuple(PostRef.model_fields)
 FORECAST_FIELDS = tuple(ReachForecast.model_fields)
-LEADER_FIELDS = tuple(Leader.model_fields)
-#: Story fields copied as they are; the others are computed per report.
-STORY_FIELDS = tuple(
-    f
-    for f in StorySignal.model_fields
-    if f not in ("first_post", "velocity", "negative_share", "forecast", "leaders")
-)
 
 
 @dataclass(frozen=True)
@@ -121,6 +112,21 @@ class Rejected(NamedTuple):
     detail: str
     #: What the caller passed with the post (the agent: its topic, partition and offset).
     source: Any
+
+
+_EPOCH: dict[str, float] = {}
+_EPOCH_KEPT = 4096
+
+
+def _epoch(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time. A story's start is parsed on each report while it is
+    among the top stories: the last few thousand are remembered (a pure function of the text)."""
+    value = _EPOCH.get(text)
+    if value is None:
+        if len(_EPOCH) >= _EPOCH_KEPT:
+            _EPOCH.clear()
+        value = _EPOCH[text] = datetime.fromisoformat(text).timestamp()
+    return value
 
 
 def _event_time(post: dict[str, Any]) -> float:
@@ -340,11 +346,11 @@ class SubjectSignalsModel:
                 for snapshot in seen:
                     self.forecaster.learn_one(snapshot[1:], final["posts"], final["reach"])
 
-    def _remember(self, story: dict[str, Any], age: float, features: list[float]) -> None:
-        if story["posts"] < self.config.forecast_min_posts:
+    def _remember(self, story_id: str, posts: int, age: float, features: list[float]) -> None:
+        if posts < self.config.forecast_min_posts:
             return
         doubling = math.floor(math.log2(max(age, 60.0) / 60.0))
-        seen = self._seen.setdefault(story["story_id"], [])
+        seen = self._seen.setdefault(story_id, [])
         if len(seen) < self.config.forecasts_per_story and all(s[0] != doubling for s in seen):
             seen.append([doubling, *features])
 
@@ -360,26 +366,28 @@ class SubjectSignalsModel:
         # tracked author on every report costs O(authors), and these are what matters.
         carrying: set[str] = set()
         stories = []
-        for story in self.stories.stories(top=cfg.top_stories, hot_at=as_of):
-            posts, negative = story_sentiment.get(story["story_id"], [0, 0])
-            started = datetime.fromisoformat(story["started_at"]).timestamp()
+        tracker = self.stories
+        for story in tracker.hottest_states(cfg.top_stories, as_of):  # read-only state
+            story_id = story["id"]
+            posts, negative = story_sentiment.get(story_id, [0, 0])
+            fields = tracker.signal_fields(story, POST_REF_FIELDS)
+            started = _epoch(fields["started_at"])
             forecast = self.forecaster.predict_one(
                 story["reach_points"],
                 now=as_of,
                 started=started,
                 reach_so_far=story["reach"],
                 count_so_far=story["posts"],
+                calibrate_counts=False,  # the report carries the reach forecast only
             )
-            self._remember(story, as_of - started, forecast["features"])
-            authors = self.stories.story_authors(story["story_id"])
+            self._remember(story_id, story["posts"], as_of - started, forecast["features"])
+            authors = story["authors"]
             carrying.update(authors)
-            fields = {k: story[k] for k in STORY_FIELDS}
-            fields["first_post"] = {k: story["first_post"][k] for k in POST_REF_FIELDS}
             fields["velocity"] = _story_velocity(story["per_minute"], as_of)
             fields["negative_share"] = negative / posts if posts else 0.0
             fields["forecast"] = _finite({k: forecast[k] for k in FORECAST_FIELDS})
-            fields["leaders"] = _leaders(
-                self.leaders.leaders(authors, k=cfg.leaders_per_story, scores=scores)
+            fields["leaders"] = self.leaders.leaders(
+                authors, k=cfg.leaders_per_story, scores=scores, detail=False
             )
             stories.append(fields)
         return {
@@ -395,12 +403,10 @@ class SubjectSignalsModel:
                 {k: v for k, v in self.spread.score_one().items() if k in SPREAD_FIELDS}
             ),
             "stories": stories,
-            "leaders": _leaders(self.leaders.leaders(carrying, k=cfg.top_leaders, scores=scores)),
+            "leaders": self.leaders.leaders(
+                carrying, k=cfg.top_leaders, scores=scores, detail=False
+            ),
         }
-
-
-def _leaders(leaders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: leader[k] for k in LEADER_FIELDS} for leader in leaders]
 
 
 def _story_velocity(per_minute: list[list[int]], as_of: float) -> float:

@@ -47,7 +47,7 @@ from typing import Any
 from pipeline.models import story_repair
 from pipeline.models.state_log import ChangeNotes, ListNotes
 from pipeline.models.story_lsh import SignatureIndex
-from pipeline.models.story_summary import hottest, iso, summarize
+from pipeline.models.story_summary import hottest, iso, signal_fields, summarize
 from pipeline.models.story_text import (
     MAX_PERMUTATIONS,
     STOP_WORDS,
@@ -495,6 +495,18 @@ class StoryTracker:
         moving now, ahead of yesterday's big story). Only the ``top`` are summarised."""
         chosen = hottest(self._state["stories"].values(), top, hot_at)
         return [self._summary(story) for story in chosen]
+
+    def hottest_states(self, top: int, hot_at: float) -> list[dict[str, Any]]:
+        """The stories ``stories(top, hot_at)`` summarises, as the tracker's own state: for a
+        report that reads a few fields of each (``signal_fields``, the series for forecasts).
+        Read-only, and only until the next post is learnt."""
+        return hottest(self._state["stories"].values(), top, hot_at)
+
+    def signal_fields(
+        self, story: dict[str, Any], post_ref_fields: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """A report's fields of one of ``hottest_states`` (story_summary.signal_fields)."""
+        return signal_fields(story, self.config.widespread_authors, post_ref_fields)
 
     def story(self, story_id: str) -> dict[str, Any] | None:
         story = self._state["stories"].get(story_id)

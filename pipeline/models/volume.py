@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -156,7 +157,7 @@ class SubjectSpread:
             elapsed = watermark / BUCKET_SECONDS - now  # of the current, partial minute
         # Posts of the last 60 minutes, newest first: one pass for the four windows below.
         buckets = state["buckets"]
-        last_hour = [buckets.get(str(minute), 0) for minute in range(now, now - 60, -1)]
+        last_hour = list(map(buckets.get, map(str, range(now, now - 60, -1)), repeat(0)))
         volume_5m = sum(last_hour[:5])
         # The last 5 buckets span 4 whole minutes plus the elapsed part of the current one.
         velocity = volume_5m / (4.0 + elapsed) if watermark is not None else 0.0

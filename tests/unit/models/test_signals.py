@@ -9,7 +9,7 @@ import orjson
 
 from pipeline.models.sentiment import SentimentScore
 from pipeline.models.signals import SignalsConfig, SubjectSignalsModel
-from schemas.signals import SubjectSignals
+from schemas.signals import Leader, PostRef, StorySignal, SubjectSignals
 
 T0 = datetime(2020, 3, 1, 0, 0, tzinfo=UTC)
 NEUTRAL = SentimentScore(compound=0.1, label="neutral", proba={})
@@ -98,6 +98,12 @@ def as_records(reports: list[dict[str, Any]]) -> list[SubjectSignals]:
     records = [SubjectSignals.model_validate(r) for r in reports]
     for report, record in zip(reports, records, strict=True):
         assert orjson.loads(record.to_bytes()) == orjson.loads(orjson.dumps(report))
+        # Built field by field, in the schema's order (the topic's bytes read like the schema).
+        for story in report["stories"]:
+            assert list(story) == list(StorySignal.model_fields)
+            assert list(story["first_post"]) == list(PostRef.model_fields)
+            assert all(list(leader) == list(Leader.model_fields) for leader in story["leaders"])
+        assert all(list(leader) == list(Leader.model_fields) for leader in report["leaders"])
     return records
 
 
