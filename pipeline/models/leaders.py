@@ -28,6 +28,7 @@ max_edges_per_author). Event time only: the same stream gives the same scores in
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -237,12 +238,19 @@ class AuthorInfluence:
         report, not per post. ``scores`` memoises author scores across the calls of one report
         (nothing changes between them; the same author carries several stories).
         """
+        return self.describe(self.rank(author_ids, scores)[:k], detail)
+
+    def rank(
+        self, author_ids: Iterable[str] | None = None, scores: dict[str, float] | None = None
+    ) -> list[tuple[float, str]]:
+        """(-score, id) of the tracked authors among ``author_ids`` (all if None), best first,
+        ties by id: what ``leaders`` takes its top from. Rankings of one report's author sets
+        merge into the ranking of their union (``top_of_union``)."""
         authors = self.state["authors"]
         ids = authors if author_ids is None else set(map(str, author_ids))  # ranked: any order
         if scores is None:
             scores = {}
-        # (-score, id): the best first, ties by id; plain tuples, as a key function per author
-        # was a third of the ranking's time.
+        # Plain tuples, as a key function per author was a third of the ranking's time.
         ranked = []
         for a in ids:
             score = scores.get(a)
@@ -252,10 +260,32 @@ class AuthorInfluence:
                     continue  # not tracked (forgotten, or never seen)
                 score = scores[a] = self._score(a, record)
             ranked.append((-score, a))
-        top = []
         # A full sort in C beats heapq.nsmallest's Python loop on a story's few dozen authors.
         ranked.sort()
-        for negative, author_id in ranked[:k]:
+        return ranked
+
+    @staticmethod
+    def top_of_union(
+        rankings: Iterable[list[tuple[float, str]]], k: int
+    ) -> list[tuple[float, str]]:
+        """The first ``k`` of the ranking of the union of author sets, from their rankings made
+        with one ``scores`` memo (an author has the same (-score, id) in each): a merge of
+        sorted lists, not a sort of the union again."""
+        top: list[tuple[float, str]] = []
+        for entry in heapq.merge(*rankings):
+            if len(top) == k:
+                break
+            if not top or entry != top[-1]:  # an author of several sets comes up in a row
+                top.append(entry)
+        return top
+
+    def describe(
+        self, ranked: Iterable[tuple[float, str]], detail: bool = True
+    ) -> list[dict[str, Any]]:
+        """The leader records of ranked (-score, id) entries (``rank``), in their order."""
+        authors = self.state["authors"]
+        top = []
+        for negative, author_id in ranked:
             record = authors[author_id]
             leader = {
                 "id": author_id,

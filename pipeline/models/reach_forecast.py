@@ -197,18 +197,20 @@ class ReachForecaster:
             branching = infectiousness * n_star
             return math.inf if branching >= 1.0 else infectiousness * ahead / (1.0 - branching)
 
-        projected = reach + n_star * future(p)
+        # Each once: reach and count projections share them (a forecast per top story, per report).
+        mid, low, high = future(p), future(p_low), future(p_high)
+        projected = reach + n_star * mid
         # Followers unknown: nothing is known of the reach, so it is reported as 0 throughout.
         known = 0.0 if counts_only else 1.0
         return {
             "reach_so_far": round(reach * known),
             "count_so_far": count,
             "projected_reach": min(projected, cap) * known,
-            "low": min(reach + n_star * future(p_low), cap) * known,
-            "high": min(reach + n_star * future(p_high), cap) * known,
-            "projected_count": min(count + future(p), count_cap),
-            "count_low": min(count + future(p_low), count_cap),
-            "count_high": min(count + future(p_high), count_cap),
+            "low": min(reach + n_star * low, cap) * known,
+            "high": min(reach + n_star * high, cap) * known,
+            "projected_count": min(count + mid, count_cap),
+            "count_low": min(count + low, count_cap),
+            "count_high": min(count + high, count_cap),
             "infectiousness": p,
             "branching": p * n_star,
             "supercritical": p * n_star >= 1.0,

@@ -363,8 +363,9 @@ class SubjectSignalsModel:
         story_sentiment = self.meta["story_sentiment"]
         scores: dict[str, float] = {}  # author influence, scored once per report
         # Subject leaders are ranked among the authors carrying the top stories: ranking every
-        # tracked author on every report costs O(authors), and these are what matters.
-        carrying: set[str] = set()
+        # tracked author on every report costs O(authors), and these are what matters. Their
+        # ranking merges the stories' own (AuthorInfluence.top_of_union).
+        rankings = []
         stories = []
         tracker = self.stories
         for story in tracker.hottest_states(cfg.top_stories, as_of):  # read-only state
@@ -381,14 +382,12 @@ class SubjectSignalsModel:
                 calibrate_counts=False,  # the report carries the reach forecast only
             )
             self._remember(story_id, story["posts"], as_of - started, forecast["features"])
-            authors = story["authors"]
-            carrying.update(authors)
+            ranked = self.leaders.rank(story["authors"], scores)
+            rankings.append(ranked)
             fields["velocity"] = _story_velocity(story["per_minute"], as_of)
             fields["negative_share"] = negative / posts if posts else 0.0
             fields["forecast"] = _finite({k: forecast[k] for k in FORECAST_FIELDS})
-            fields["leaders"] = self.leaders.leaders(
-                authors, k=cfg.leaders_per_story, scores=scores, detail=False
-            )
+            fields["leaders"] = self.leaders.describe(ranked[: cfg.leaders_per_story], False)
             stories.append(fields)
         return {
             "schema_version": 1,
@@ -403,8 +402,8 @@ class SubjectSignalsModel:
                 {k: v for k, v in self.spread.score_one().items() if k in SPREAD_FIELDS}
             ),
             "stories": stories,
-            "leaders": self.leaders.leaders(
-                carrying, k=cfg.top_leaders, scores=scores, detail=False
+            "leaders": self.leaders.describe(
+                self.leaders.top_of_union(rankings, cfg.top_leaders), detail=False
             ),
         }
 

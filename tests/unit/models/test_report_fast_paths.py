@@ -122,3 +122,24 @@ def test_a_forecast_without_count_calibration_keeps_reach_and_features() -> None
         raw = model.seismic.predict_one(seen, start + 3600)
         assert [reach_only[k] for k in counts[:3]] == [raw[k] for k in counts[:3]]
         assert full["projected_count"] != pytest.approx(raw["projected_count"], rel=1e-9)
+
+
+def test_the_top_of_a_union_merges_the_rankings_of_its_sets() -> None:
+    rng = random.Random(11)
+    steps: list[tuple[str, float, int, str | None]] = []
+    for n in range(300):  # authors with equal scores too (same followers, nothing received)
+        author = f"a{rng.randrange(60)}"
+        parent = f"a{rng.randrange(60)}" if rng.random() < 0.4 else None
+        steps.append((author, n, rng.choice([0, 10, 10, 500]), parent))
+    model = run(steps)
+    for _ in range(200):
+        sets = [
+            [f"a{rng.randrange(70)}" for _ in range(rng.randrange(0, 25))]
+            for _ in range(rng.randrange(0, 6))
+        ]
+        scores: dict[str, float] = {}
+        rankings = [model.rank(ids, scores) for ids in sets]
+        union = {a for ids in sets for a in ids}
+        for k in (0, 1, 5, 100):
+            assert model.top_of_union(rankings, k) == model.rank(union)[:k]
+            assert model.describe(model.top_of_union(rankings, k)) == model.leaders(union, k=k)
