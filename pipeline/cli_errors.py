@@ -6,15 +6,16 @@ before faust starts it (``worker_preflight``). ``CRISISWATCH_LOG_LEVEL=debug`` k
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faust.cli import AppCommand
 from pydantic import ValidationError
 
-from pipeline.runtime.app import settings
+from pipeline.runtime.app import app, settings
 from pipeline.runtime.metrics import check_port_free
 from pipeline.runtime.settings import Settings
 
@@ -24,6 +25,10 @@ class OneLineErrors(AppCommand):
     died) with one line naming it and a non-zero exit, not a traceback; log level debug keeps
     the traceback."""
 
+    # faust registers every AppCommand subclass as a command: a base must say it is abstract
+    # (faust's own pattern), or `crisiswatch onelineerrors` is listed and runs nothing.
+    abstract: ClassVar[bool] = True
+
     async def execute(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().execute(*args, **kwargs)
@@ -31,6 +36,10 @@ class OneLineErrors(AppCommand):
             if settings.log_level.lower() == "debug":
                 raise
             raise SystemExit(f"crisiswatch {type(self).__name__}: {describe(exc)}") from None
+
+
+#: The decorator of our commands (``pipeline/cli.py``, ``pipeline/cli_tools.py``).
+command = functools.partial(app.command, base=OneLineErrors)
 
 
 def describe(exc: BaseException) -> str:

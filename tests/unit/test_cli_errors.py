@@ -109,3 +109,13 @@ def test_a_worker_without_a_broker_says_so_in_one_line(tmp_path: Path) -> None:
         f"crisiswatch worker: no broker at {NO_BROKER}: start one (crisiswatch broker) or set "
         "CRISISWATCH_BROKER_URL"
     ]
+
+
+def test_help_lists_our_commands_and_not_their_base(tmp_path: Path) -> None:
+    code, lines = crisiswatch(tmp_path, "--help")
+    assert code == 0
+    commands = {line.split()[0] for line in lines if line.startswith("  ") and line.split()}
+    ours = {"broker", "produce", "alerts", "demo", "schemas", "sentiment", "footprint", "replay"}
+    ours |= {"evaluate", "bench", "simulate", "report", "stories", "forecast"}
+    assert ours <= commands
+    assert "onelineerrors" not in commands  # the commands' base class is not one
