@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runtime.conformance import CHECKS, Check, check_changelog_after_restart
+from pipeline.runtime.conformance import CHECKS, Check
+from pipeline.runtime.conformance_checks import check_changelog_after_restart
 from pipeline.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
