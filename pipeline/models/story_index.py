@@ -438,8 +438,10 @@ class StoryTracker:
             if len(encoded) == 1:
                 return
             # Keep the first post's signature; the oldest of the others makes way.
-            self._lsh.remove(story_id, self._lsh.decode(encoded.pop(1)))
-        encoded.append(self._lsh.encode(signature))
+            # The index holds a story's signatures in the order of its stored ones.
+            del encoded[1]
+            self._lsh.remove_at(story_id, 1)
+        encoded.append(self._lsh.encoded(signature))
         self._lsh.add(story_id, signature)
 
     # -- expiry ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ crosses a lane), so equal = n - its bit count: the same count, so the same float
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 Signature = tuple[int, ...]
 BandKey = int | bytes
@@ -28,12 +28,17 @@ _BAND_CODES = {1: "H", 2: "I", 4: "Q"}  # rows -> struct code of that many uint1
 
 
 class _Entry:
-    """One signature of a story: its values, packed int and band keys (one per band)."""
+    """One signature of a story: its values, their bytes, packed int and band keys (one per
+    band), and once added, its buckets (one per band: the dicts at those keys, which stay
+    while a story holds the signature, so dropping it needs no look-up)."""
 
-    __slots__ = ("keys", "packed", "signature")
+    __slots__ = ("buckets", "data", "keys", "packed", "signature")
 
-    def __init__(self, signature: Signature, packed: int, keys: tuple[BandKey, ...]) -> None:
-        self.signature, self.packed, self.keys = signature, packed, keys
+    def __init__(
+        self, signature: Signature, data: bytes, packed: int, keys: tuple[BandKey, ...]
+    ) -> None:
+        self.signature, self.data, self.packed, self.keys = signature, data, packed, keys
+        self.buckets: list[dict[str, int]] = []
 
 
 class SignatureIndex:
@@ -57,6 +62,10 @@ class SignatureIndex:
     def encode(signature: Signature) -> str:
         return struct.pack(f"<{len(signature)}H", *signature).hex()
 
+    def encoded(self, signature: Signature) -> str:
+        """``encode``, from the bytes already packed for the post's signature."""
+        return self._prepared(signature).data.hex()
+
     def of(self, story_id: str) -> list[Signature]:
         return [entry.signature for entry in self._entries.get(story_id, ())]
 
@@ -71,7 +80,7 @@ class SignatureIndex:
             else:
                 width = 2 * self.rows
                 keys = tuple(data[i : i + width] for i in range(0, len(data), width))
-            last = self._last = _Entry(signature, int.from_bytes(data, "little"), keys)
+            last = self._last = _Entry(signature, data, int.from_bytes(data, "little"), keys)
         return last
 
     def _equal(self, a: int, b: int) -> int:
@@ -83,17 +92,24 @@ class SignatureIndex:
     def add(self, story_id: str, signature: Signature) -> None:
         entry = self._prepared(signature)
         self._entries.setdefault(story_id, []).append(entry)
+        # The same entry may be added again (to this story or another): its buckets are then
+        # the same dicts, or new ones if the old went empty, so they are noted afresh.
+        entry.buckets = buckets = []
         for band, key in zip(self._buckets, entry.keys, strict=True):
             bucket = band.get(key)
             if bucket is None:
-                band[key] = {story_id: 1}
+                bucket = band[key] = {story_id: 1}
             else:
                 bucket[story_id] = bucket.get(story_id, 0) + 1
+            buckets.append(bucket)
 
     def remove(self, story_id: str, signature: Signature) -> None:
         entries = self._entries[story_id]
-        at = next(i for i, entry in enumerate(entries) if entry.signature == signature)
-        for band, key in zip(self._buckets, entries.pop(at).keys, strict=True):
+        self.remove_at(story_id, next(i for i, e in enumerate(entries) if e.signature == signature))
+
+    def remove_at(self, story_id: str, at: int) -> None:
+        """Remove the story's ``at``-th signature (in the order added)."""
+        for band, key in zip(self._buckets, self._entries[story_id].pop(at).keys, strict=True):
             bucket = band[key]
             bucket[story_id] -= 1
             if not bucket[story_id]:
@@ -106,10 +122,15 @@ class SignatureIndex:
         entries = self._entries.pop(story_id, [])
         # All of them go: the story leaves each of their buckets (a key once, whatever its count).
         buckets = self._buckets
-        if len(entries) == 1:
-            pairs: Iterable[tuple[int, BandKey]] = enumerate(entries[0].keys)
-        else:
-            pairs = {(b, key) for entry in entries for b, key in enumerate(entry.keys)}
+        if len(entries) == 1:  # most stories close with one signature: its buckets at hand
+            entry = entries[0]
+            for band, key, bucket in zip(buckets, entry.keys, entry.buckets, strict=True):
+                if len(bucket) == 1:
+                    del band[key]
+                else:
+                    del bucket[story_id]
+            return [entry.signature]
+        pairs = {(b, key) for entry in entries for b, key in enumerate(entry.keys)}
         for b, key in pairs:
             band = buckets[b]
             bucket = band[key]

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.volume import SpreadConfig, SubjectSpread
 
 
@@ -58,3 +59,49 @@ def test_spread_pruning_in_place_equals_filtering_everything() -> None:
         if i % 97 == 0:
             fast.author_changes.clear()
             plain.author_changes.clear()
+
+
+def _signature(rng: random.Random, pool: list[tuple[int, ...]]) -> tuple[int, ...]:
+    if pool and rng.random() < 0.5:  # shared bands, and the very same signature again
+        base = rng.choice(pool)
+        return base if rng.random() < 0.3 else tuple(v ^ (rng.random() < 0.1) for v in base)
+    return tuple(rng.randrange(4) for _ in range(32))  # few values: many shared buckets
+
+
+def test_lsh_index_after_adds_removes_and_drops_is_the_one_built_afresh() -> None:
+    rng = random.Random(5)
+    index, pool = SignatureIndex(16, 2), list[tuple[int, ...]]()
+    held: dict[str, list[tuple[int, ...]]] = {}
+    for step in range(4_000):
+        story = f"s{rng.randrange(12)}"
+        action = rng.random()
+        if action < 0.6:
+            signature = _signature(rng, pool)
+            pool.append(signature)
+            assert index.encoded(signature) == SignatureIndex.encode(signature)
+            # The same object again at once (a merge moves a story's signatures): the same
+            # entry then, whose buckets may have gone empty and come back as new dicts.
+            for sid in [story] + [f"s{rng.randrange(12)}" for _ in range(rng.random() < 0.3)]:
+                index.add(sid, signature)
+                held.setdefault(sid, []).append(signature)
+                if rng.random() < 0.2:
+                    assert index.drop(sid) == held.pop(sid)
+        elif action < 0.8 and held.get(story):
+            at = rng.randrange(len(held[story]))
+            index.remove_at(story, at)
+            del held[story][at]
+        else:
+            assert index.drop(story) == held.pop(story, [])
+        if step % 50 == 0:
+            fresh = SignatureIndex(16, 2)
+            for sid, signatures in held.items():
+                for signature in signatures:
+                    fresh.add(sid, signature)
+            assert index._buckets == fresh._buckets
+            for sid in held:
+                assert index.of(sid) == held[sid]
+                for entry in index._entries.get(sid, []):  # each entry's buckets are the live ones
+                    for band, key, bucket in zip(
+                        index._buckets, entry.keys, entry.buckets, strict=True
+                    ):
+                        assert band[key] is bucket
