@@ -302,7 +302,9 @@ class SubjectSignalsModel:
             return reports
         self._changed.update(("leaders", "spread", "sentiment"))
         author = post["author"]
-        self.leaders.learn_one(post, parent_author)
+        # The post's time as the stories parsed it (parse_event_time: naive is UTC, unlike
+        # _event_time's ts), which the leaders would parse again.
+        self.leaders.learn_one(post, parent_author, self.stories.event_time)
         self.spread.learn_one(ts, author["id"], int(author.get("followers", 0)), post["platform"])
         self.sentiment.learn_one(ts, score)
         meta["posts"] += 1

@@ -177,6 +177,9 @@ class StoryTracker:
         #: anyone reads it (a dense stream closes a story per post), so each is summarised
         #: only when the state is read (``state``, ``closed_stories``, a reopen), if still kept.
         self._pending: list[tuple[dict[str, Any], str, float]] = []
+        #: The event time (epoch seconds) of the last post ``learn`` parsed, not a duplicate
+        #: found before: its caller's other models read the post's time the same way.
+        self.event_time: float | None = None
         for sid, story in self._state["stories"].items():
             for encoded in story["signatures"]:
                 self._lsh.add(sid, self._lsh.decode(encoded))
@@ -224,7 +227,7 @@ class StoryTracker:
         seen = recent.get(post_id)
         if seen is not None:  # counted already (at-least-once delivery brought it again)
             return self._duplicate(seen[0], seen[1])
-        ts = parse_event_time(post["created_at"]).timestamp()
+        ts = self.event_time = parse_event_time(post["created_at"]).timestamp()
         if state["watermark"] is None or ts > state["watermark"]:
             state["watermark"] = ts
         closed = self._expire(state["watermark"])
