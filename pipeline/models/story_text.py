@@ -36,7 +36,15 @@ _blake2b = hashlib.blake2b
 
 def content_words(text: str, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
     """Lower-cased words without URLs, @handles, punctuation, 1-letter words and stop words."""
-    text = _APOSTROPHE.sub("", _HANDLE.sub(" ", _URL.sub(" ", text.lower())))
+    text = text.lower()
+    # Each pattern replaced only where it can match (a substring test, in C): a regex pass
+    # over a post with no URL, handle or apostrophe finds nothing to replace.
+    if "http" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _HANDLE.sub(" ", text)
+    if "'" in text or "\u2019" in text:
+        text = _APOSTROPHE.sub("", text)
     return [w for w in _WORD.findall(text) if len(w) > 1 and w not in stop_words]
 
 

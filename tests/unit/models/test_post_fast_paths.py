@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from pipeline.models.story_lsh import SignatureIndex
+from pipeline.models.story_text import _APOSTROPHE, _HANDLE, _URL, _WORD, STOP_WORDS, content_words
 from pipeline.models.volume import SpreadConfig, SubjectSpread
 
 
@@ -105,3 +106,40 @@ def test_lsh_index_after_adds_removes_and_drops_is_the_one_built_afresh() -> Non
                         index._buckets, entry.keys, entry.buckets, strict=True
                     ):
                         assert band[key] is bucket
+
+
+def _plain_content_words(text: str) -> list[str]:
+    text = _APOSTROPHE.sub("", _HANDLE.sub(" ", _URL.sub(" ", text.lower())))
+    return [w for w in _WORD.findall(text) if len(w) > 1 and w not in STOP_WORDS]
+
+
+def test_content_words_skipping_patterns_absent_equals_replacing_them_all() -> None:
+    rng = random.Random(2)
+    pieces = [
+        "HTTP://t.co/x",
+        "https://a.b/c?d=1",
+        "Www.Site.com/p",
+        "www",
+        "http",
+        "@Delta",
+        "@",
+        "can't",
+        "United's",
+        "it\u2019s",
+        "'quoted'",
+        "\u2019",
+        "flight",
+        "DELAYED",
+        "caf\u00e9",
+        "\u0130stanbul",
+        "x@y",
+        "a_b",
+        "rt",
+        "2015",
+        "!!",
+        "http:/no",
+        "wwwx",
+    ]
+    for _ in range(5_000):
+        text = "".join(rng.choice(pieces) + rng.choice(" .,/:") for _ in range(rng.randrange(9)))
+        assert content_words(text) == _plain_content_words(text), text
