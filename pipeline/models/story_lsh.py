@@ -152,29 +152,24 @@ class SignatureIndex:
         self, signature: Signature, threshold: float, last_ts: Callable[[str], float]
     ) -> str | None:
         """The story with the most similar signature at or above ``threshold``."""
-        checked: set[str] = set()
-        best: tuple[float, float, str] | None = None
         prepared, lanes = self._prepared(signature), len(signature)
+        # The stories in the signature's buckets, gathered in C: a dense stream's post finds
+        # ~2.5 of its 16 buckets taken, holding ~2 stories between them. The order they come
+        # in does not matter: the best is chosen by an explicit order (below).
+        found = filter(None, map(dict.get, self._buckets, prepared.keys))
+        best: tuple[float, float, str] | None = None
         packed, entries, low, high = prepared.packed, self._entries, self._low, self._high
-        for band, key in zip(self._buckets, prepared.keys, strict=True):
-            bucket = band.get(key)
-            if bucket is None:
-                continue
-            for story_id in bucket:
-                if story_id in checked:
-                    continue
-                checked.add(story_id)
-                # The fewest unequal values over the story's signatures (``_equal``, inline:
-                # ~9 candidates a post on a dense stream).
-                unequal = lanes
-                for entry in entries[story_id]:
-                    x = packed ^ entry.packed
-                    unequal = min(unequal, ((((x & low) + low) | x) & high).bit_count())
-                score = (lanes - unequal) / lanes
-                if score >= threshold:
-                    # Explicit tie-break (then the most recent, then the id): bucket order is
-                    # not part of the state, so it must not decide anything.
-                    candidate = (score, last_ts(story_id), story_id)
-                    if best is None or candidate > best:
-                        best = candidate
+        for story_id in set().union(*found):
+            # The fewest unequal values over the story's signatures (``_equal``, inline).
+            unequal = lanes
+            for entry in entries[story_id]:
+                x = packed ^ entry.packed
+                unequal = min(unequal, ((((x & low) + low) | x) & high).bit_count())
+            score = (lanes - unequal) / lanes
+            if score >= threshold:
+                # Explicit tie-break (then the most recent, then the id): bucket order is not
+                # part of the state, so it must not decide anything.
+                candidate = (score, last_ts(story_id), story_id)
+                if best is None or candidate > best:
+                    best = candidate
         return None if best is None else best[2]

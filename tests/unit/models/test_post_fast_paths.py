@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import random
 from typing import Any
 
@@ -69,6 +70,29 @@ def _signature(rng: random.Random, pool: list[tuple[int, ...]]) -> tuple[int, ..
     return tuple(rng.randrange(4) for _ in range(32))  # few values: many shared buckets
 
 
+def _last_ts(story_id: str) -> float:
+    return float(int(story_id[1:]) % 3)  # ties in time too: the id decides then
+
+
+def _most_similar(
+    held: dict[str, list[tuple[int, ...]]], query: tuple[int, ...], threshold: float
+) -> str | None:
+    """By definition: of the stories sharing a band (2 values) with it, the most similar."""
+    best = None
+    for story_id, signatures in held.items():
+        shared = [
+            s for s in signatures if any(s[b : b + 2] == query[b : b + 2] for b in range(0, 32, 2))
+        ]
+        if shared:
+            score = max(sum(map(operator.eq, s, query)) / 32 for s in signatures)
+            if score >= threshold:
+                best = max(
+                    best or (score, _last_ts(story_id), story_id),
+                    (score, _last_ts(story_id), story_id),
+                )
+    return None if best is None else best[2]
+
+
 def test_lsh_index_after_adds_removes_and_drops_is_the_one_built_afresh() -> None:
     rng = random.Random(5)
     index, pool = SignatureIndex(16, 2), list[tuple[int, ...]]()
@@ -93,6 +117,8 @@ def test_lsh_index_after_adds_removes_and_drops_is_the_one_built_afresh() -> Non
             del held[story][at]
         else:
             assert index.drop(story) == held.pop(story, [])
+        query = _signature(rng, pool)
+        assert index.most_similar(query, 0.3, _last_ts) == _most_similar(held, query, 0.3)
         if step % 50 == 0:
             fresh = SignatureIndex(16, 2)
             for sid, signatures in held.items():
