@@ -41,6 +41,7 @@ subject alive between posts and construct it from the state only after a restart
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -141,6 +142,23 @@ def story_id_for(subject: str, first_post_id: str) -> str:
     """Deterministic story id: the same first post of the same subject, the same id."""
     key = f"{subject}\x1f{first_post_id}".encode()
     return hashlib.blake2b(key, digest_size=8).hexdigest()
+
+
+# created_at text exactly as ``iso`` writes a time: UTC with Z, microseconds (6 digits) only
+# when not 0. Such text is the iso of its own parsed time (in 2000..2100 a float epoch time
+# keeps its microseconds, so the round trip gives them back), so it is taken as it is.
+_ISO_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.(?!0{6})[0-9]{6})?Z"
+)
+
+
+def _created_at(post: dict[str, Any], ts: float) -> str:
+    """``iso(ts)`` of a post whose parsed created_at is ``ts``: most posts come with that text
+    (ingest writes it), which a match checks in a tenth of the time formatting takes."""
+    text = post["created_at"]
+    if isinstance(text, str) and _ISO_TEXT.fullmatch(text):
+        return text
+    return iso(ts)
 
 
 def _parent_id(post: dict[str, Any]) -> str | None:
@@ -340,7 +358,7 @@ class StoryTracker:
             "author_id": str(author["id"]),
             "author_handle": author.get("handle"),
             "followers": int(author.get("followers") or 0),
-            "created_at": iso(ts),
+            "created_at": _created_at(post, ts),
             "text": (post.get("text") or "")[: self.config.text_chars],
         }
 

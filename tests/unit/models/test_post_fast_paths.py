@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import operator
 import random
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 
+from pipeline.models.story_index import _created_at
 from pipeline.models.story_lsh import SignatureIndex
+from pipeline.models.story_summary import iso
 from pipeline.models.story_text import _APOSTROPHE, _HANDLE, _URL, _WORD, STOP_WORDS, content_words
 from pipeline.models.volume import SpreadConfig, SubjectSpread
+from schemas.post import parse_event_time
 
 
 class _PlainSpread(SubjectSpread):
@@ -169,3 +173,32 @@ def test_content_words_skipping_patterns_absent_equals_replacing_them_all() -> N
     for _ in range(5_000):
         text = "".join(rng.choice(pieces) + rng.choice(" .,/:") for _ in range(rng.randrange(9)))
         assert content_words(text) == _plain_content_words(text), text
+
+
+def _texts(rng: random.Random) -> list[str]:
+    """A time in 2000..2100 written as iso writes it, and in other forms ISO allows."""
+    seconds = rng.randrange(946_684_800, 4_102_444_800)
+    micro = rng.choice([0, 1, 999_999, 500_000, rng.randrange(1_000_000)])
+    dt = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micro)
+    plain = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f".{micro:06d}"
+    return [
+        plain + (fraction if micro else "") + "Z",  # iso's form
+        plain + fraction + "Z",  # .000000 written out
+        plain + fraction[:4] + "Z",  # milliseconds
+        plain + (fraction if micro else "") + "+00:00",
+        dt.astimezone(timezone(timedelta(hours=-8))).isoformat(),
+        plain.replace("T", " ") + "Z",
+        plain,  # naive: UTC
+    ]
+
+
+def test_created_at_taken_as_written_only_when_it_is_iso_of_its_time() -> None:
+    rng = random.Random(9)
+    taken = 0
+    for _ in range(20_000):
+        for text in _texts(rng):
+            ts = parse_event_time(text).timestamp()
+            assert _created_at({"created_at": text}, ts) == iso(ts), text
+            taken += iso(ts) == text
+    assert taken >= 20_000  # the first form of each time is already iso's
