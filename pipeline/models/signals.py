@@ -309,7 +309,9 @@ class SubjectSignalsModel:
         self.sentiment.learn_one(ts, score)
         meta["posts"] += 1
         story_sentiment = meta["story_sentiment"]
-        counts = story_sentiment.setdefault(update.story_id, [0, 0])
+        counts = story_sentiment.get(update.story_id)
+        if counts is None:
+            counts = story_sentiment[update.story_id] = [0, 0]
         counts[0] += 1
         counts[1] += score.label == "negative"
         for merged in update.merged:  # its answers came first: their story is now this one

@@ -255,7 +255,9 @@ class StoryTracker:
         if parent is not None and parent[0] not in stories:  # an answer to a closed story
             closed.extend(self._reopen(parent[0]))
         # Answers to this post that arrived before it (a state from before "awaiting" has none).
-        awaiting: dict[str, str] = state.setdefault("awaiting", {})
+        awaiting: dict[str, str] | None = state.get("awaiting")
+        if awaiting is None:  # not setdefault: that builds a dict per post to throw away
+            awaiting = state["awaiting"] = {}
         answers = awaiting.pop(post_id, None)
         answers = answers if answers in stories else None
         depth, root = 0, post_id

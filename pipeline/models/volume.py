@@ -223,17 +223,24 @@ class SubjectSpread:
             seen[0] = followers  # the latest follower count is the best one
             if minute > seen[1]:
                 seen[1] = minute
-                self._seen_at.setdefault(minute, []).append(author_id)
+                self._note_seen(author_id, minute)
             self.author_changes.touch(author_id)
         elif len(authors) < self.config.max_tracked_authors:
             authors[author_id] = [followers, minute]
-            self._seen_at.setdefault(minute, []).append(author_id)
+            self._note_seen(author_id, minute)
             self.author_changes.touch(author_id)
         else:
             state["authors_capped_at"] = max(minute, state["authors_capped_at"] or minute)
         platforms = state["platforms"]
         if platform in platforms or len(platforms) < self.config.max_platforms:
             platforms[platform] = max(minute, platforms.get(platform, minute))
+
+    def _note_seen(self, author_id: str, minute: int) -> None:
+        ids = self._seen_at.get(minute)
+        if ids is None:
+            self._seen_at[minute] = [author_id]
+        else:
+            ids.append(author_id)
 
     def _advance(self, ts: float) -> None:
         """Move the watermark to ``ts``: learn the blocks it completes, forget what it passes."""
