@@ -332,13 +332,11 @@ class SubjectSignalsModel:
             seen_of.setdefault(story_id, self._seen.pop(story_id, None))
         if not any(seen_of.values()):
             return  # most stories close small, with no forecast remembered: nothing to look up
-        finals: dict[str, dict[str, Any]] = {}
-        for summary in reversed(self.stories.closed_stories()):  # the latest of an id counts
-            if summary["story_id"] in seen_of:
-                finals.setdefault(summary["story_id"], summary)
         for story_id in closed:
             seen = seen_of.pop(story_id, None)  # once per id, as before
-            final = finals.get(story_id)
+            # The latest kept summary of the id; only these are summarised (closed_stories
+            # would summarise every closed story not summarised yet, most never read).
+            final = self.stories.closed_story(story_id) if seen else None
             if seen and final is not None:
                 self._changed.add("forecast")
                 for snapshot in seen:

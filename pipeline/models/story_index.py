@@ -504,11 +504,25 @@ class StoryTracker:
 
     def _summarise_closed(self) -> None:
         closed = self._state["closed"]
-        for story, reason, watermark in self._pending:
-            summary = self._summary(story, series=False)
-            summary.update(closed=reason, closed_at=iso(watermark))
-            closed.append(summary)
+        for pending in self._pending:
+            closed.append(self._closed_summary(*pending))
         self._pending.clear()
+
+    def _closed_summary(
+        self, story: dict[str, Any], reason: str, watermark: float
+    ) -> dict[str, Any]:
+        summary = self._summary(story, series=False)
+        summary.update(closed=reason, closed_at=iso(watermark))
+        return summary
+
+    def closed_story(self, story_id: str) -> dict[str, Any] | None:
+        """The latest kept closed summary of a story (the last of its id in
+        ``closed_stories``), or None; summarises no other closed story."""
+        for pending in reversed(self._pending):  # a closed story stays as it was: a pure
+            if pending[0]["id"] == story_id:  # function of it, the same summary as later
+                return self._closed_summary(*pending)
+        kept = (s for s in reversed(self._state["closed"]) if s["story_id"] == story_id)
+        return next(kept, None)
 
     # -- reading --------------------------------------------------------------------------------
     def _summary(self, story: dict[str, Any], series: bool = True) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.models.story_index import _created_at
+from pipeline.models.story_index import StoryConfig, StoryTracker, _created_at
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import iso
 from pipeline.models.story_text import _APOSTROPHE, _HANDLE, _URL, _WORD, STOP_WORDS, content_words
@@ -202,3 +202,43 @@ def test_created_at_taken_as_written_only_when_it_is_iso_of_its_time() -> None:
             assert _created_at({"created_at": text}, ts) == iso(ts), text
             taken += iso(ts) == text
     assert taken >= 20_000  # the first form of each time is already iso's
+
+
+def test_closed_story_is_the_latest_closed_summary_of_its_id() -> None:
+    rng = random.Random(4)
+    tracker = StoryTracker("acme", StoryConfig(max_active_stories=5, max_closed_stories=6))
+    words = [
+        "delay",
+        "refund",
+        "crash",
+        "outage",
+        "recall",
+        "strike",
+        "fire",
+        "flood",
+        "lawsuit",
+        "leak",
+    ]
+    ids: list[str] = []
+    closed_ids: list[str] = []
+    for i in range(3_000):
+        post: dict[str, Any] = {
+            "id": f"p{i}",
+            "created_at": f"2024-03-04T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+            "text": " ".join(rng.sample(words, 4)),
+            "author": {"id": f"a{rng.randrange(50)}", "followers": rng.randrange(100)},
+            "platform": rng.choice(["x", "reddit"]),
+        }
+        if ids and rng.random() < 0.2:  # answers, some to closed stories (reopened)
+            post["reply_to"] = rng.choice(ids[-200:])
+        ids.append(post["id"])
+        step = tracker.learn(post)
+        closed_ids.extend(step.closed)
+        if i % 37 == 0 or (step.closed and rng.random() < 0.05):
+            # Kept and pending, dropped from the list, reopened, never seen: summarising none
+            wanted = set(closed_ids[-12:]) | {f"missing{i}"}
+            found = {sid: tracker.closed_story(sid) for sid in wanted}  # before any summary
+            latest: dict[str, Any] = {}
+            for summary in tracker.closed_stories():
+                latest[summary["story_id"]] = summary
+            assert found == {sid: latest.get(sid) for sid in wanted}
