@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import random
+import struct
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,7 +14,15 @@ import orjson
 from pipeline.models.story_index import StoryConfig, StoryTracker, _created_at
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import iso
-from pipeline.models.story_text import _APOSTROPHE, _HANDLE, _URL, _WORD, STOP_WORDS, content_words
+from pipeline.models.story_text import (
+    _APOSTROPHE,
+    _HANDLE,
+    _URL,
+    _WORD,
+    STOP_WORDS,
+    content_words,
+    minhash,
+)
 from pipeline.models.volume import SpreadConfig, SubjectSpread
 from schemas.post import parse_event_time
 
@@ -242,3 +252,24 @@ def test_closed_story_is_the_latest_closed_summary_of_its_id() -> None:
             for summary in tracker.closed_stories():
                 latest[summary["story_id"]] = summary
             assert found == {sid: latest.get(sid) for sid in wanted}
+
+
+def _plain_minhash(words: list[str], shingle_size: int, permutations: int) -> tuple[int, ...]:
+    n = len(words) - shingle_size + 1
+    shingles = (
+        {" ".join(words[i : i + shingle_size]) for i in range(n)} if n > 1 else {" ".join(words)}
+    )
+    digests = [hashlib.blake2b(s.encode(), digest_size=64).digest() for s in shingles]
+    values = [struct.unpack("<32H", digest) for digest in digests]
+    return tuple(min(column) for column in zip(*values, strict=True))[:permutations]
+
+
+def test_minhash_equals_the_minimum_of_each_shingle_digest() -> None:
+    rng = random.Random(8)
+    vocabulary = ["delay", "refund", "x", "caf\u00e9", "a b", "2015", "delay"]
+    for _ in range(3_000):
+        words = [rng.choice(vocabulary) for _ in range(rng.randrange(1, 9))]
+        for shingle_size in (1, 2, 3):
+            for permutations in (32, 20):
+                expected = _plain_minhash(words, shingle_size, permutations)
+                assert minhash(words, shingle_size, permutations) == expected
