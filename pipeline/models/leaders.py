@@ -94,8 +94,12 @@ class AuthorInfluence:
 
     # -- learning -------------------------------------------------------------------------------
 
-    def learn_one(self, post: dict[str, Any], parent_author_id: str | None = None) -> None:
-        ts = parse_event_time(post["created_at"]).timestamp()
+    def learn_one(
+        self, post: dict[str, Any], parent_author_id: str | None = None, ts: float | None = None
+    ) -> None:
+        """``ts``: the post's ``parse_event_time(...).timestamp()``, if the caller has it."""
+        if ts is None:
+            ts = parse_event_time(post["created_at"]).timestamp()
         state = self.state
         if state["watermark"] is None or ts > state["watermark"]:
             state["watermark"] = ts
@@ -146,7 +150,9 @@ class AuthorInfluence:
         authors = self.state["authors"]
         sample = [a for a in islice(authors, self.config.eviction_sample + 1) if a != protect]
         # Lowest score goes; among equals the least recently active (min keeps the first).
-        victim = min(sample[: self.config.eviction_sample], key=self.score_one)
+        # What score_one gives, without its look-up by the id as text: these are tracked ids.
+        score = self._score
+        victim = min(sample[: self.config.eviction_sample], key=lambda a: score(a, authors[a]))
         del authors[victim]
         self.changes.remove(victim)
 

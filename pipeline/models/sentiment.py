@@ -296,10 +296,11 @@ class SentimentBaseline:
             decay = 0.5 ** (elapsed / half_life)
             weight = 0.5 ** (age / half_life)
             _update(state[name], decay, weight, compound, neg, intent, harm)
-        # Decayed counts of each kind of intent in the fast window (only kinds seen are kept).
-        decay = 0.5 ** (elapsed / self.config.current_half_life_s)
-        weight = 0.5 ** (age / self.config.current_half_life_s)
-        counts = state.setdefault("intent_kinds", {})
+        # Decayed counts of each kind of intent in the fast window (only kinds seen are kept):
+        # decay and weight are the fast window's, from the loop's last turn.
+        counts = state.get("intent_kinds")
+        if counts is None:
+            counts = state["intent_kinds"] = {}
         for kind in list(counts):
             counts[kind] *= decay
             if counts[kind] < 1e-3 and kind not in kinds:

@@ -308,12 +308,16 @@ class SubjectSignalsModel:
             return reports
         self._changed.update(("leaders", "spread", "sentiment"))
         author = post["author"]
-        self.leaders.learn_one(post, parent_author)
+        # The post's time as the stories parsed it (parse_event_time: naive is UTC, unlike
+        # _event_time's ts), which the leaders would parse again.
+        self.leaders.learn_one(post, parent_author, self.stories.event_time)
         self.spread.learn_one(ts, author["id"], int(author.get("followers", 0)), post["platform"])
         self.sentiment.learn_one(ts, score)
         meta["posts"] += 1
         story_sentiment = meta["story_sentiment"]
-        counts = story_sentiment.setdefault(update.story_id, [0, 0])
+        counts = story_sentiment.get(update.story_id)
+        if counts is None:
+            counts = story_sentiment[update.story_id] = [0, 0]
         counts[0] += 1
         counts[1] += score.label == "negative"
         for merged in update.merged:  # its answers came first: their story is now this one
@@ -334,13 +338,11 @@ class SubjectSignalsModel:
             seen_of.setdefault(story_id, self._seen.pop(story_id, None))
         if not any(seen_of.values()):
             return  # most stories close small, with no forecast remembered: nothing to look up
-        finals: dict[str, dict[str, Any]] = {}
-        for summary in reversed(self.stories.closed_stories()):  # the latest of an id counts
-            if summary["story_id"] in seen_of:
-                finals.setdefault(summary["story_id"], summary)
         for story_id in closed:
             seen = seen_of.pop(story_id, None)  # once per id, as before
-            final = finals.get(story_id)
+            # The latest kept summary of the id; only these are summarised (closed_stories
+            # would summarise every closed story not summarised yet, most never read).
+            final = self.stories.closed_story(story_id) if seen else None
             if seen and final is not None:
                 self._changed.add("forecast")
                 for snapshot in seen:

@@ -53,15 +53,18 @@ class ChangeNotes:
         self.everything = False
         self.limit = limit
 
+    # Several calls per post: the bound is checked inline, not by a call.
     def touch(self, key: str) -> None:
         if not self.everything:
             self.touched.add(key)
-            self._bound()
+            if len(self.touched) + len(self.removed) > self.limit:
+                self._bound()
 
     def remove(self, key: str) -> None:
         if not self.everything:
             self.removed.add(key)
-            self._bound()
+            if len(self.touched) + len(self.removed) > self.limit:
+                self._bound()
 
     def _bound(self) -> None:
         if len(self.touched) + len(self.removed) > self.limit:

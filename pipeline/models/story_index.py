@@ -41,6 +41,7 @@ subject alive between posts and construct it from the state only after a restart
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -143,6 +144,23 @@ def story_id_for(subject: str, first_post_id: str) -> str:
     return hashlib.blake2b(key, digest_size=8).hexdigest()
 
 
+# created_at text exactly as ``iso`` writes a time: UTC with Z, microseconds (6 digits) only
+# when not 0. Such text is the iso of its own parsed time (in 2000..2100 a float epoch time
+# keeps its microseconds, so the round trip gives them back), so it is taken as it is.
+_ISO_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.(?!0{6})[0-9]{6})?Z"
+)
+
+
+def _created_at(post: dict[str, Any], ts: float) -> str:
+    """``iso(ts)`` of a post whose parsed created_at is ``ts``: most posts come with that text
+    (ingest writes it), which a match checks in a tenth of the time formatting takes."""
+    text = post["created_at"]
+    if isinstance(text, str) and _ISO_TEXT.fullmatch(text):
+        return text
+    return iso(ts)
+
+
 def _parent_id(post: dict[str, Any]) -> str | None:
     parent = post.get("repost_of") or post.get("quote_of") or post.get("reply_to")
     return None if parent is None else str(parent)
@@ -177,6 +195,9 @@ class StoryTracker:
         #: anyone reads it (a dense stream closes a story per post), so each is summarised
         #: only when the state is read (``state``, ``closed_stories``, a reopen), if still kept.
         self._pending: list[tuple[dict[str, Any], str, float]] = []
+        #: The event time (epoch seconds) of the last post ``learn`` parsed, not a duplicate
+        #: found before: its caller's other models read the post's time the same way.
+        self.event_time: float | None = None
         for sid, story in self._state["stories"].items():
             for encoded in story["signatures"]:
                 self._lsh.add(sid, self._lsh.decode(encoded))
@@ -224,7 +245,7 @@ class StoryTracker:
         seen = recent.get(post_id)
         if seen is not None:  # counted already (at-least-once delivery brought it again)
             return self._duplicate(seen[0], seen[1])
-        ts = parse_event_time(post["created_at"]).timestamp()
+        ts = self.event_time = parse_event_time(post["created_at"]).timestamp()
         if state["watermark"] is None or ts > state["watermark"]:
             state["watermark"] = ts
         closed = self._expire(state["watermark"])
@@ -234,7 +255,9 @@ class StoryTracker:
         if parent is not None and parent[0] not in stories:  # an answer to a closed story
             closed.extend(self._reopen(parent[0]))
         # Answers to this post that arrived before it (a state from before "awaiting" has none).
-        awaiting: dict[str, str] = state.setdefault("awaiting", {})
+        awaiting: dict[str, str] | None = state.get("awaiting")
+        if awaiting is None:  # not setdefault: that builds a dict per post to throw away
+            awaiting = state["awaiting"] = {}
         answers = awaiting.pop(post_id, None)
         answers = answers if answers in stories else None
         depth, root = 0, post_id
@@ -337,7 +360,7 @@ class StoryTracker:
             "author_id": str(author["id"]),
             "author_handle": author.get("handle"),
             "followers": int(author.get("followers") or 0),
-            "created_at": iso(ts),
+            "created_at": _created_at(post, ts),
             "text": (post.get("text") or "")[: self.config.text_chars],
         }
 
@@ -438,8 +461,10 @@ class StoryTracker:
             if len(encoded) == 1:
                 return
             # Keep the first post's signature; the oldest of the others makes way.
-            self._lsh.remove(story_id, self._lsh.decode(encoded.pop(1)))
-        encoded.append(self._lsh.encode(signature))
+            # The index holds a story's signatures in the order of its stored ones.
+            del encoded[1]
+            self._lsh.remove_at(story_id, 1)
+        encoded.append(self._lsh.encoded(signature))
         self._lsh.add(story_id, signature)
 
     # -- expiry ---------------------------------------------------------------------------------
@@ -479,11 +504,25 @@ class StoryTracker:
 
     def _summarise_closed(self) -> None:
         closed = self._state["closed"]
-        for story, reason, watermark in self._pending:
-            summary = self._summary(story, series=False)
-            summary.update(closed=reason, closed_at=iso(watermark))
-            closed.append(summary)
+        for pending in self._pending:
+            closed.append(self._closed_summary(*pending))
         self._pending.clear()
+
+    def _closed_summary(
+        self, story: dict[str, Any], reason: str, watermark: float
+    ) -> dict[str, Any]:
+        summary = self._summary(story, series=False)
+        summary.update(closed=reason, closed_at=iso(watermark))
+        return summary
+
+    def closed_story(self, story_id: str) -> dict[str, Any] | None:
+        """The latest kept closed summary of a story (the last of its id in
+        ``closed_stories``), or None; summarises no other closed story."""
+        for pending in reversed(self._pending):  # a closed story stays as it was: a pure
+            if pending[0]["id"] == story_id:  # function of it, the same summary as later
+                return self._closed_summary(*pending)
+        kept = (s for s in reversed(self._state["closed"]) if s["story_id"] == story_id)
+        return next(kept, None)
 
     # -- reading --------------------------------------------------------------------------------
     def _summary(self, story: dict[str, Any], series: bool = True) -> dict[str, Any]:

@@ -125,6 +125,15 @@ class SubjectSpread:
         #: Authors added, changed and forgotten since the owner last took them: a table then
         #: writes only those (pipeline/models/state_log.py).
         self.author_changes = ChangeNotes(limit=2 * config.max_tracked_authors)
+        # Derived, never stored: minute -> ids of the authors last seen then (an id may stay
+        # under earlier minutes too; pruning checks its record), so a minute passing the author
+        # window visits those authors, not all of them (~1,000 on a busy subject).
+        self._seen_at: dict[int, list[str]] = {}
+        for author_id, (_, minute) in self.state["authors"].items():
+            self._seen_at.setdefault(minute, []).append(author_id)
+        #: First bucket minute kept by the last prune (None: not pruned by this object yet, so
+        #: a loaded state's buckets are filtered whole once).
+        self._buckets_from: int | None = None
 
     def learn_one(self, ts: float, author_id: str, followers: int, platform: str) -> None:
         if not math.isfinite(ts):
@@ -213,16 +222,26 @@ class SubjectSpread:
         seen = authors.get(author_id)
         if seen is not None:
             seen[0] = followers  # the latest follower count is the best one
-            seen[1] = max(seen[1], minute)
+            if minute > seen[1]:
+                seen[1] = minute
+                self._note_seen(author_id, minute)
             self.author_changes.touch(author_id)
         elif len(authors) < self.config.max_tracked_authors:
             authors[author_id] = [followers, minute]
+            self._note_seen(author_id, minute)
             self.author_changes.touch(author_id)
         else:
             state["authors_capped_at"] = max(minute, state["authors_capped_at"] or minute)
         platforms = state["platforms"]
         if platform in platforms or len(platforms) < self.config.max_platforms:
             platforms[platform] = max(minute, platforms.get(platform, minute))
+
+    def _note_seen(self, author_id: str, minute: int) -> None:
+        ids = self._seen_at.get(minute)
+        if ids is None:
+            self._seen_at[minute] = [author_id]
+        else:
+            ids.append(author_id)
 
     def _advance(self, ts: float) -> None:
         """Move the watermark to ``ts``: learn the blocks it completes, forget what it passes."""
@@ -238,13 +257,34 @@ class SubjectSpread:
         self._learn_blocks(now, last_posts)
         first_bucket = now - cfg.horizon_minutes + 1
         first_seen = now - cfg.author_window_minutes + 1
-        state["buckets"] = {k: n for k, n in state["buckets"].items() if int(k) >= first_bucket}
-        authors = state["authors"]
-        state["authors"] = {k: a for k, a in authors.items() if a[1] >= first_seen}
-        if len(state["authors"]) < len(authors):
-            for forgotten in authors.keys() - state["authors"].keys():
-                self.author_changes.remove(forgotten)
+        self._forget_buckets(first_bucket)
+        self._forget_authors(first_seen)
         state["platforms"] = {k: m for k, m in state["platforms"].items() if m >= first_seen}
+
+    def _forget_buckets(self, first: int) -> None:
+        """Drop the buckets before minute ``first``, in place (the others keep their order).
+        After a prune every kept bucket is at or after its first minute, and learn_one adds
+        none before it, so the next prune has only the minutes between the two to look up."""
+        buckets = self.state["buckets"]
+        before = self._buckets_from
+        self._buckets_from = first
+        if before is not None and first - before <= len(buckets):
+            for minute in range(before, first):
+                buckets.pop(str(minute), None)
+        elif buckets:
+            for key in [k for k in buckets if int(k) < first]:
+                del buckets[key]
+
+    def _forget_authors(self, first: int) -> None:
+        """Forget, in place, the authors last seen before minute ``first``."""
+        seen_at = self._seen_at
+        authors = self.state["authors"]
+        for minute in [m for m in seen_at if m < first]:
+            for author_id in seen_at.pop(minute):
+                record = authors.get(author_id)
+                if record is not None and record[1] < first:
+                    del authors[author_id]
+                    self.author_changes.remove(author_id)
 
     def _learn_blocks(self, now: int, last_posts: int) -> None:
         """Learn every block that ended at least ``settle_minutes`` before minute ``now``.
