@@ -250,7 +250,8 @@ async def stories(self: Any, file: Path, as_json: bool, disorder: float, seed: i
     the story's origin as assigned when the post arrived; then check roots and origin against
     the file's own reply/repost/quote links (on stderr)."""
     from pipeline.ingest.validation import Limits
-    from pipeline.models.story_index import StoryConfig, StoryTracker
+    from pipeline.models.story_index import StoryTracker
+    from pipeline.models.story_types import StoryConfig
     from pipeline.tools.post_stream import load_posts
     from pipeline.tools.stories import check, delivery_order, track
 

@@ -44,7 +44,8 @@ from pipeline.models.forecast_calibration import (
 from pipeline.models.leaders import AuthorInfluence, LeaderConfig
 from pipeline.models.reach_forecast import ForecastConfig
 from pipeline.models.sentiment import BaselineConfig, SentimentBaseline, SentimentScore
-from pipeline.models.story_index import StoryConfig, StoryTracker
+from pipeline.models.story_index import StoryTracker
+from pipeline.models.story_types import StoryConfig
 from pipeline.models.volume import SpreadConfig, SubjectSpread
 from schemas.signals import (
     PostRef,

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.models.story_index import StoryConfig, StoryTracker, _created_at
+from pipeline.models.story_index import StoryTracker, _created_at
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import iso
 from pipeline.models.story_text import (
@@ -23,6 +23,7 @@ from pipeline.models.story_text import (
     content_words,
     minhash,
 )
+from pipeline.models.story_types import StoryConfig
 from pipeline.models.volume import SpreadConfig, SubjectSpread
 from schemas.post import parse_event_time
 

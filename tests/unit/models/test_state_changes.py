@@ -21,7 +21,7 @@ from pipeline.models.crisis_score import AnomalyModel, ScoreConfig
 from pipeline.models.leaders import LeaderConfig
 from pipeline.models.sentiment import SentimentModel, SentimentScore
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
-from pipeline.models.story_index import StoryConfig
+from pipeline.models.story_types import StoryConfig
 from pipeline.runtime.settings import PACKAGE_DATA, Settings
 from pipeline.tools.offline import run_offline
 from pipeline.tools.sources import read_posts

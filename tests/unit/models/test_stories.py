@@ -10,14 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.models.story_index import (
-    StoryConfig,
-    StoryStep,
-    StoryTracker,
-    StoryUpdate,
-    story_id_for,
-)
+from pipeline.models.story_index import StoryTracker
 from pipeline.models.story_text import content_words, minhash
+from pipeline.models.story_types import StoryConfig, StoryStep, StoryUpdate, story_id_for
 
 T0 = datetime(2015, 2, 20, 10, 0, tzinfo=UTC)
 BAG = "lost my bag again at O'Hare, worst service ever, nobody answers the phone"
@@ -313,7 +308,7 @@ def test_story_ids_are_deterministic_across_instances_and_processes() -> None:
     assert ids == [u.story_id for u in run(STREAM)[0]]
     assert ids[0] == story_id_for("united", "A")
     code = (
-        "from pipeline.models.story_index import story_id_for;"
+        "from pipeline.models.story_types import story_id_for;"
         "from pipeline.models.story_text import minhash, content_words;"
         "print(story_id_for('united', 'A'), minhash(content_words('a b c d e f'), 2, 32))"
     )

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from pipeline.models.story_index import StoryConfig, StoryTracker
+from pipeline.models.story_index import StoryTracker
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_text import minhash, similarity
+from pipeline.models.story_types import StoryConfig
 
 
 def _pair(rng: random.Random, n: int) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.models.story_index import StoryConfig, StoryTracker
+from pipeline.models.story_index import StoryTracker
+from pipeline.models.story_types import StoryConfig
 from schemas.post import parse_event_time
 
 THREADS = (
