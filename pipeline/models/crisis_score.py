@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -452,10 +453,7 @@ def evidence_terms(
 def aggregates(report: dict[str, Any], terms: dict[str, float | None]) -> dict[str, float]:
     """The anomaly model's features, each scaled into 0..1 as HalfSpaceTrees expects."""
     spread, sentiment = report["spread"], report["sentiment"]
-
-    def unit(x: float) -> float:
-        return min(1.0, max(0.0, x)) if math.isfinite(x) else 0.0
-
+    unit = _unit
     return {
         "log_ratio": unit(math.log2(1.0 + max(spread["ratio"], 0.0)) / 5.0),
         "z": unit((spread["z"] + 3.0) / 20.0),
@@ -467,6 +465,10 @@ def aggregates(report: dict[str, Any], terms: dict[str, float | None]) -> dict[s
         "spread": terms["spread"] or 0.0,
         "reach": terms["reach"] or 0.0,
     }
+
+
+def _unit(x: float) -> float:
+    return min(1.0, max(0.0, x)) if math.isfinite(x) else 0.0
 
 
 class AnomalyModel:
@@ -538,14 +540,23 @@ def crisis_score(terms: Mapping[str, float | None], cfg: ScoreConfig) -> float:
     not counted as 0, and a supporting term (``SUPPORTING``) counts as far as it is present.
     The denominator is at least ``min_known_weight`` so that when little is known, one term
     must be near full to reach the open threshold alone."""
-    weights = cfg.weights()
-    known = {t: float(v) for t in TERMS if (v := terms.get(t)) is not None}
-    # A supporting term weighs as much as it is present, as if full: it can only pull the
-    # score up, (S + w t) / (W + w t) growing with t whenever S <= W.
-    weight = {t: weights[t] * (v if t in SUPPORTING else 1.0) for t, v in known.items()}
-    level = {t: 1.0 if t in SUPPORTING else v for t, v in known.items()}
-    total = max(sum(weight.values()), cfg.min_known_weight)
-    return sum(weight[t] * level[t] for t in known) / total if total else 0.0
+    # Per report: the weights read in one call, the known terms in TERMS order in two lists.
+    weight: list[float] = []
+    level: list[float] = []
+    for t, w in zip(TERMS, _WEIGHTS_OF(cfg), strict=True):
+        if (v := terms.get(t)) is None:
+            continue
+        # A supporting term weighs as much as it is present, as if full: it can only pull the
+        # score up, (S + w t) / (W + w t) growing with t whenever S <= W.
+        supporting = t in SUPPORTING
+        weight.append(w * (float(v) if supporting else 1.0))
+        level.append(1.0 if supporting else float(v))
+    total = max(sum(weight), cfg.min_known_weight)
+    return sum(w * lv for w, lv in zip(weight, level, strict=True)) / total if total else 0.0
+
+
+#: A ScoreConfig's weights in TERMS order (ScoreConfig.weights without building a dict).
+_WEIGHTS_OF = operator.attrgetter(*(f"weight_{term}" for term in TERMS))
 
 
 # A report's as_of is read as a time by several steps of its scoring (5 to 6 times).
