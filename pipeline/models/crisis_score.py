@@ -275,7 +275,10 @@ def count_windows(
     extra: tuple[tuple[float, int], ...] = (),
 ) -> Windows:
     """(surprise, ratio to the upper credible rate) of each count window, and of ``extra``
-    (minutes, count) windows."""
+    (minutes, count) windows. A surprise counts only beside a ratio at or above ``cfg``'s
+    ``volume_ratio[0]`` (below it the volume term is 0) or ``volume_freeze[1]`` (below it the
+    counts are not unusual): below both it is not computed (0.0), the usual case of a calm
+    report (tests/unit/models/test_crisis_fast_paths.py)."""
     spread = report["spread"]
     shape, rate, history = rate_posterior(report, cfg, feed)
     # Until a day has been seen, the rate at this hour of day is uncertain by the daily cycle
@@ -286,10 +289,14 @@ def count_windows(
         1.0 + (cfg.volume_daily_amplitude - 1.0) * unseen_day
     )
     counts = [(window, int(spread[field])) for window, field in VOLUME_WINDOWS] + list(extra)
-    return [
-        (count_surprise(count, window, shape, rate), count / window / upper)
-        for window, count in counts
-    ]
+    counted = min(cfg.volume_ratio[0], cfg.volume_freeze[1])
+    windows = []
+    for window, count in counts:
+        ratio = count / window / upper
+        # "not >=": a NaN ratio counts for nothing either (ramp gives 0, unusual needs >=).
+        surprise = 0.0 if not ratio >= counted else count_surprise(count, window, shape, rate)
+        windows.append((surprise, ratio))
+    return windows
 
 
 #: (minutes, report field) of the count windows the volume term tests.

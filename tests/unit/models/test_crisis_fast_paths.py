@@ -1,7 +1,8 @@
 """The detector's shortcuts give exactly what the plain computation does, on real reports.
 
-The detector computes a report's count windows once for the volume term and learn_calm, takes
-its hot-story maxima unsorted, remembers scipy's values and reads its weights in one call: each
+The detector computes a report's count windows once for the volume term and learn_calm, leaves
+out the surprises no result reads, takes its hot-story maxima unsorted, remembers scipy's values
+and reads its weights in one call: each
 is compared here, bit for bit, with the computation it replaces, over the signal reports of a
 simulated crisis (several platforms, follower counts) and of the CrisisLexT26 sample (one
 platform, no followers; tests/data/real).
@@ -89,6 +90,39 @@ def test_count_windows_given_equal_those_computed() -> None:
         cs.learn_calm(learnt, report, score, normal=phase == "normal", windows=windows)
         cs.learn_calm(plain, report, score, normal=phase == "normal")
         assert learnt == plain
+
+
+def plain_windows(
+    report: dict[str, Any], cfg: cs.ScoreConfig, feed: dict[str, Any], extra: Any = ()
+) -> cs.Windows:
+    """count_windows with every window's surprise computed."""
+    windows = cs.count_windows(report, cfg, feed, extra)
+    shape, rate, _ = cs.rate_posterior(report, cfg, feed)
+    spread = report["spread"]
+    counts = [(w, int(spread[f])) for w, f in cs.VOLUME_WINDOWS] + list(extra)
+    return [
+        (cs.count_surprise(count, window, shape, rate), ratio)
+        for (window, count), (_, ratio) in zip(counts, windows, strict=True)
+    ]
+
+
+def test_surprises_left_out_change_neither_the_volume_term_nor_unusual_counts() -> None:
+    low_start = cs.ScoreConfig(volume_ratio=(1.0, 3.0), volume_freeze=(2.0, 1.2))
+    skipped = 0
+    for report, feed, _ in replayed():
+        for cfg in (CFG.score, low_start):
+            for extra in ((), ((90.0, int(report["posts"])),)):
+                fast, plain = (
+                    cs.count_windows(report, cfg, feed, extra),
+                    plain_windows(report, cfg, feed, extra),
+                )
+                skipped += sum(f != p for f, p in zip(fast, plain, strict=True))
+                assert cs.volume_of(fast, cfg).hex() == cs.volume_of(plain, cfg).hex()
+                surprise, ratio = cfg.volume_freeze
+                assert any(s >= surprise and r >= ratio for s, r in fast) == any(
+                    s >= surprise and r >= ratio for s, r in plain
+                )
+    assert skipped > 100  # the shortcut is taken (calm windows with posts)
 
 
 def test_hot_story_terms_do_not_depend_on_the_stories_order() -> None:
