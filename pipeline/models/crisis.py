@@ -29,6 +29,7 @@ from pipeline.models.crisis_score import (
     AnomalyModel,
     ScoreConfig,
     aggregates,
+    count_windows,
     crisis_score,
     evidence_terms,
     learn_calm,
@@ -177,7 +178,9 @@ class CrisisDetector:
         # A copy learns from this report (observe_feed replaces its lists), stored with the rest.
         feed = dict(self.feed)
         observe_feed(feed, report, cfg.score)
-        terms = evidence_terms(report, cfg.score, feed)
+        # The count windows once, for the volume term and for learn_calm (feed unchanged between).
+        windows = count_windows(report, cfg.score, feed)
+        terms = evidence_terms(report, cfg.score, feed, windows)
         features = aggregates(report, terms)
         terms["anomaly"] = self.anomaly.score_one(features)
         score = crisis_score(terms, cfg.score)
@@ -192,7 +195,7 @@ class CrisisDetector:
         st["last_projected_reach"] = projected_reach
         if st["phase"] == "normal" and score < cfg.watch_threshold:
             self.anomaly.learn_one(features)  # only ordinary reports teach what is ordinary
-        learn_calm(feed, report, cfg.score, normal=st["phase"] == "normal")
+        learn_calm(feed, report, cfg.score, normal=st["phase"] == "normal", windows=windows)
         return self._step(report, score, known)
 
     def _step(self, report: dict[str, Any], score: float, terms: dict[str, float]) -> list[Alert]:
