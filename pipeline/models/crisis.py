@@ -25,18 +25,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.models.crisis_alert import build_alert, leading_story
+from pipeline.models.crisis_anomaly import AnomalyModel
+from pipeline.models.crisis_config import ScoreConfig
 from pipeline.models.crisis_score import (
-    AnomalyModel,
-    ScoreConfig,
     aggregates,
-    count_windows,
     crisis_score,
     evidence_terms,
-    learn_calm,
     new_feed_profile,
     observe_feed,
-    unusual_counts,
 )
+from pipeline.models.crisis_volume import count_windows, learn_calm, unusual_counts
 from schemas.alert import SEVERITIES, Alert, alert_id_for
 
 RULE = "crisis-v1"

@@ -206,7 +206,7 @@ class Settings:
 
     def crisis_config(self) -> CrisisConfig:
         from pipeline.models.crisis import CrisisConfig
-        from pipeline.models.crisis_score import ScoreConfig
+        from pipeline.models.crisis_config import ScoreConfig
 
         return CrisisConfig(
             watch_threshold=self.crisis_watch_threshold,

@@ -12,13 +12,8 @@ import pytest
 from pipeline.ingest.watchlist import WatchList
 from pipeline.models.crisis import RULE, CrisisConfig, CrisisDetector, severity_of
 from pipeline.models.crisis_alert import build_alert
-from pipeline.models.crisis_score import (
-    SUPPORTING,
-    TERMS,
-    ScoreConfig,
-    crisis_score,
-    evidence_terms,
-)
+from pipeline.models.crisis_config import SUPPORTING, TERMS, ScoreConfig
+from pipeline.models.crisis_score import crisis_score, evidence_terms
 from pipeline.runtime.settings import Settings
 from pipeline.tools.offline import run_offline
 from pipeline.tools.scenario import T0, crisis_scenario, encoded, ordinary_scenario

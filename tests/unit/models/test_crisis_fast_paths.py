@@ -20,7 +20,9 @@ import orjson
 from scipy import special
 
 from pipeline.ingest.watchlist import WatchList
+from pipeline.models import crisis_config as cc
 from pipeline.models import crisis_score as cs
+from pipeline.models import crisis_volume as cv
 from pipeline.models.crisis import CrisisConfig, CrisisDetector
 from pipeline.runtime.settings import Settings
 from pipeline.tools.offline import run_offline
@@ -58,12 +60,12 @@ def replayed() -> list[tuple[dict[str, Any], dict[str, Any], str]]:
     return out
 
 
-def old_crisis_score(terms: dict[str, float | None], cfg: cs.ScoreConfig) -> float:
+def old_crisis_score(terms: dict[str, float | None], cfg: cc.ScoreConfig) -> float:
     """crisis_score as it was written before its weights were read in one call."""
     weights = cfg.weights()
-    known = {t: float(v) for t in cs.TERMS if (v := terms.get(t)) is not None}
-    weight = {t: weights[t] * (v if t in cs.SUPPORTING else 1.0) for t, v in known.items()}
-    level = {t: 1.0 if t in cs.SUPPORTING else v for t, v in known.items()}
+    known = {t: float(v) for t in cc.TERMS if (v := terms.get(t)) is not None}
+    weight = {t: weights[t] * (v if t in cc.SUPPORTING else 1.0) for t, v in known.items()}
+    level = {t: 1.0 if t in cc.SUPPORTING else v for t, v in known.items()}
     total = max(sum(weight.values()), cfg.min_known_weight)
     return sum(weight[t] * level[t] for t in known) / total if total else 0.0
 
@@ -79,45 +81,45 @@ def test_the_reports_cover_what_the_shortcuts_branch_on() -> None:
 def test_count_windows_given_equal_those_computed() -> None:
     score = CFG.score
     for report, feed, phase in replayed():
-        windows = cs.count_windows(report, score, feed)
+        windows = cv.count_windows(report, score, feed)
         given = cs.evidence_terms(report, score, feed, windows)
         assert list(given.items()) == list(cs.evidence_terms(report, score, feed).items())
         for sustained in (False, True):
-            assert cs.unusual_counts(
+            assert cv.unusual_counts(
                 report, score, feed, sustained=sustained, windows=windows
-            ) == cs.unusual_counts(report, score, feed, sustained=sustained)
+            ) == cv.unusual_counts(report, score, feed, sustained=sustained)
         learnt, plain = dict(feed), dict(feed)
-        cs.learn_calm(learnt, report, score, normal=phase == "normal", windows=windows)
-        cs.learn_calm(plain, report, score, normal=phase == "normal")
+        cv.learn_calm(learnt, report, score, normal=phase == "normal", windows=windows)
+        cv.learn_calm(plain, report, score, normal=phase == "normal")
         assert learnt == plain
 
 
 def plain_windows(
-    report: dict[str, Any], cfg: cs.ScoreConfig, feed: dict[str, Any], extra: Any = ()
-) -> cs.Windows:
+    report: dict[str, Any], cfg: cc.ScoreConfig, feed: dict[str, Any], extra: Any = ()
+) -> cc.Windows:
     """count_windows with every window's surprise computed."""
-    windows = cs.count_windows(report, cfg, feed, extra)
-    shape, rate, _ = cs.rate_posterior(report, cfg, feed)
+    windows = cv.count_windows(report, cfg, feed, extra)
+    shape, rate, _ = cv.rate_posterior(report, cfg, feed)
     spread = report["spread"]
-    counts = [(w, int(spread[f])) for w, f in cs.VOLUME_WINDOWS] + list(extra)
+    counts = [(w, int(spread[f])) for w, f in cv.VOLUME_WINDOWS] + list(extra)
     return [
-        (cs.count_surprise(count, window, shape, rate), ratio)
+        (cv.count_surprise(count, window, shape, rate), ratio)
         for (window, count), (_, ratio) in zip(counts, windows, strict=True)
     ]
 
 
 def test_surprises_left_out_change_neither_the_volume_term_nor_unusual_counts() -> None:
-    low_start = cs.ScoreConfig(volume_ratio=(1.0, 3.0), volume_freeze=(2.0, 1.2))
+    low_start = cc.ScoreConfig(volume_ratio=(1.0, 3.0), volume_freeze=(2.0, 1.2))
     skipped = 0
     for report, feed, _ in replayed():
         for cfg in (CFG.score, low_start):
             for extra in ((), ((90.0, int(report["posts"])),)):
                 fast, plain = (
-                    cs.count_windows(report, cfg, feed, extra),
+                    cv.count_windows(report, cfg, feed, extra),
                     plain_windows(report, cfg, feed, extra),
                 )
                 skipped += sum(f != p for f, p in zip(fast, plain, strict=True))
-                assert cs.volume_of(fast, cfg).hex() == cs.volume_of(plain, cfg).hex()
+                assert cv.volume_of(fast, cfg).hex() == cv.volume_of(plain, cfg).hex()
                 surprise, ratio = cfg.volume_freeze
                 assert any(s >= surprise and r >= ratio for s, r in fast) == any(
                     s >= surprise and r >= ratio for s, r in plain
@@ -140,8 +142,8 @@ def test_crisis_score_equals_its_plain_form_bit_for_bit() -> None:
     rng = random.Random(5)
     choices = (None, 0.0, 1.0, 0.3, 1e-9)
     cases = [cs.evidence_terms(r, CFG.score, f) for r, f, _ in replayed()]
-    cases += [{t: rng.choice((*choices, rng.random())) for t in cs.TERMS} for _ in range(2000)]
-    weighted = cs.ScoreConfig(weight_anomaly=0.4, weight_intent=0.0, min_known_weight=0.0)
+    cases += [{t: rng.choice((*choices, rng.random())) for t in cc.TERMS} for _ in range(2000)]
+    weighted = cc.ScoreConfig(weight_anomaly=0.4, weight_intent=0.0, min_known_weight=0.0)
     for terms in cases:
         for cfg in (CFG.score, weighted):
             assert cs.crisis_score(terms, cfg).hex() == old_crisis_score(terms, cfg).hex()
@@ -153,5 +155,5 @@ def test_remembered_special_functions_equal_scipy() -> None:
         shape, x = rng.uniform(0.5, 500.0), rng.random()
         count = rng.randrange(1, 200)
         for _ in range(2):  # computed, then remembered
-            assert cs.gamma_quantile(shape, 0.95) == float(special.gammaincinv(shape, 0.95))
-            assert cs.beta_tail(count, shape, x) == float(special.betainc(count, shape, x))
+            assert cv.gamma_quantile(shape, 0.95) == float(special.gammaincinv(shape, 0.95))
+            assert cv.beta_tail(count, shape, x) == float(special.betainc(count, shape, x))

@@ -14,14 +14,9 @@ from typing import Any
 import pytest
 
 from pipeline.ingest.watchlist import WatchList
-from pipeline.models.crisis_score import (
-    ScoreConfig,
-    binomial_surprise,
-    count_surprise,
-    crisis_score,
-    harm_term,
-    rate_posterior,
-)
+from pipeline.models.crisis_config import ScoreConfig
+from pipeline.models.crisis_score import binomial_surprise, crisis_score, harm_term
+from pipeline.models.crisis_volume import count_surprise, rate_posterior
 from pipeline.runtime.settings import PACKAGE_DATA
 from pipeline.tools.evaluate_run import read_truth
 from pipeline.tools.offline import run_offline

@@ -17,7 +17,8 @@ import pytest
 from pipeline.ingest.watchlist import WatchList
 from pipeline.models import hst_state, state_log
 from pipeline.models.crisis import ANOMALY_PARTS, CrisisConfig, CrisisDetector
-from pipeline.models.crisis_score import AnomalyModel, ScoreConfig
+from pipeline.models.crisis_anomaly import AnomalyModel
+from pipeline.models.crisis_config import ScoreConfig
 from pipeline.models.leaders import LeaderConfig
 from pipeline.models.sentiment import SentimentModel, SentimentScore
 from pipeline.models.signals import PARTS, SignalsConfig, SubjectSignalsModel
