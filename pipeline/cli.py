@@ -29,6 +29,7 @@ import agents.ingest
 import agents.signals
 import pipeline.cli_tools  # noqa: F401  (registers the analysis commands)
 from pipeline.cli_errors import command, worker_preflight
+from pipeline.runtime import gc_tuning
 from pipeline.runtime.app import app, settings
 from schemas import SEVERITIES, Alert
 
@@ -250,6 +251,7 @@ async def sentiment_train(self: Any, data: Path, out: Path | None) -> None:
 def main() -> None:
     if _command_name() == "worker":
         worker_preflight(settings)
+    gc_tuning.tune(settings.gc_threshold)  # after every import: the agents' are above
     app.main()
 
 

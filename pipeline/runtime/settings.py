@@ -99,6 +99,10 @@ class Settings:
     #: A stage flushes its batch when everything fetched so far has reached it
     #: (pipeline/runtime/batches.py); this is only the longest a batch waits otherwise.
     batch_max_wait_seconds: float = 0.5
+    #: Allocations between two collections of CPython's youngest generation (CPython: 700); the
+    #: heap as it is after the imports is frozen out of every collection
+    #: (pipeline/runtime/gc_tuning.py). 0 keeps CPython's threshold.
+    gc_threshold: int = 50_000
 
     # --- input ---------------------------------------------------------------------------
     #: TOML watch list of monitored subjects; empty means the packaged airline watch list.
@@ -358,6 +362,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "metrics_port": (0, 65_535),
     "fetch_max_wait_ms": (1, 1_500),
     "batch_max_wait_seconds": (0.001, 10),
+    "gc_threshold": (0, 10_000_000),
     # Below the 2 h volume horizon: one accepted post must never make the next ones late.
     "signals_max_ahead_seconds": (1, 3_600),
     "crisis_resolve_seconds": (0, math.inf),
