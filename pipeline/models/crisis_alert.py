@@ -8,9 +8,9 @@ says which crisis-management step comes next.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
+from pipeline.models.event_time import epoch as _epoch
 from schemas.alert import Alert, PlaybookStep
 
 
@@ -164,7 +164,3 @@ def build_alert(
             "summary": summary,
         }
     )
-
-
-def _epoch(value: str) -> float:
-    return datetime.fromisoformat(value).timestamp()

@@ -1,14 +1,12 @@
 """The crisis score's settings (``ScoreConfig``), its terms' names, and what its modules share:
-``ramp``, a subject's ``FeedProfile``, a report's time (``report_epoch``). Plain Python, no
+``ramp``, a subject's ``FeedProfile``. Plain Python, no
 Kafka: ``crisis_score.py`` scores a report, ``crisis_volume.py`` tests its counts,
 ``crisis_anomaly.py`` learns what is ordinary."""
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 TERMS = ("volume", "sentiment", "spread", "leaders", "reach", "intent", "harm", "anomaly")
@@ -101,9 +99,3 @@ def ramp(x: float, bounds: tuple[float, float]) -> float:
 FeedProfile = dict[str, Any]
 #: (surprise, ratio to the upper credible rate) of each count window (see count_windows).
 Windows = list[tuple[float, float]]
-
-
-# A report's as_of is read as a time by several steps of its scoring (5 to 6 times).
-@functools.lru_cache(maxsize=256)
-def report_epoch(value: str) -> float:
-    return datetime.fromisoformat(value).timestamp()

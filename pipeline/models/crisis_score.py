@@ -55,8 +55,8 @@ from pipeline.models.crisis_config import (
     Windows,
     ramp,
 )
-from pipeline.models.crisis_config import report_epoch as _epoch
 from pipeline.models.crisis_volume import volume_of, volume_term
+from pipeline.models.event_time import epoch as _epoch
 
 
 def hot_stories(report: dict[str, Any], cfg: ScoreConfig) -> Iterator[dict[str, Any]]:

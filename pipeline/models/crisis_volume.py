@@ -11,7 +11,7 @@ from typing import Any
 from scipy import special
 
 from pipeline.models.crisis_config import FeedProfile, ScoreConfig, Windows, ramp
-from pipeline.models.crisis_config import report_epoch as _epoch
+from pipeline.models.event_time import epoch as _epoch
 
 
 def learn_calm(

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from pipeline.models import state_log
+from pipeline.models.event_time import epoch
 from pipeline.models.forecast_calibration import (
     CalibrationConfig,
     CascadeForecastConfig,
@@ -113,21 +114,6 @@ class Rejected(NamedTuple):
     detail: str
     #: What the caller passed with the post (the agent: its topic, partition and offset).
     source: Any
-
-
-_EPOCH: dict[str, float] = {}
-_EPOCH_KEPT = 4096
-
-
-def _epoch(text: str) -> float:
-    """Epoch seconds of an ISO 8601 time. A story's start is parsed on each report while it is
-    among the top stories: the last few thousand are remembered (a pure function of the text)."""
-    value = _EPOCH.get(text)
-    if value is None:
-        if len(_EPOCH) >= _EPOCH_KEPT:
-            _EPOCH.clear()
-        value = _EPOCH[text] = datetime.fromisoformat(text).timestamp()
-    return value
 
 
 def _event_time(post: dict[str, Any]) -> float:
@@ -375,7 +361,7 @@ class SubjectSignalsModel:
             story_id = story["id"]
             posts, negative = story_sentiment.get(story_id, [0, 0])
             fields = tracker.signal_fields(story, POST_REF_FIELDS)
-            started = _epoch(fields["started_at"])
+            started = epoch(fields["started_at"])
             forecast = self.forecaster.predict_one(
                 story["reach_points"],
                 now=as_of,

@@ -45,9 +45,10 @@ from dataclasses import asdict
 from typing import Any
 
 from pipeline.models import story_repair
+from pipeline.models.event_time import iso
 from pipeline.models.state_log import ChangeNotes, ListNotes
 from pipeline.models.story_lsh import SignatureIndex
-from pipeline.models.story_summary import hottest, iso, signal_fields, summarize
+from pipeline.models.story_summary import hottest, signal_fields, summarize
 from pipeline.models.story_text import (
     STOP_WORDS,
     content_words,

@@ -8,24 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
-_ISO: dict[float, str] = {}
-_ISO_KEPT = 4096
-
-
-def iso(ts: float) -> str:
-    """ISO 8601 UTC text of an epoch time. The same few times come back (a story's first
-    post's time is its first platform's and, while it has one post, its last; the watermark
-    that dates a close is the time of the post that opens the next story), so the last few
-    thousand are remembered: a pure function of the value, so the same text."""
-    text = _ISO.get(ts)
-    if text is None:
-        if len(_ISO) >= _ISO_KEPT:
-            _ISO.clear()
-        text = _ISO[ts] = datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
-    return text
+from pipeline.models.event_time import iso
 
 
 def summarize(

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+from pipeline.models.event_time import iso
 from pipeline.models.story_index import StoryTracker, _created_at
 from pipeline.models.story_lsh import SignatureIndex
-from pipeline.models.story_summary import iso
 from pipeline.models.story_text import (
     _APOSTROPHE,
     _HANDLE,

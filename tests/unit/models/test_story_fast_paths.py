@@ -93,17 +93,24 @@ def test_minhash_equals_its_definition() -> None:
             assert got == expected and all(type(v) is int for v in got)
 
 
-def test_iso_remembers_only_what_it_would_compute() -> None:
+def test_iso_and_epoch_remember_only_what_they_would_compute() -> None:
     from datetime import UTC, datetime
 
-    from pipeline.models import story_summary
+    from pipeline.models import event_time
 
     rng = random.Random(5)
-    times = [1_709_510_400 + rng.random() * 86_400 for _ in range(3 * story_summary._ISO_KEPT)]
+    times = [1_709_510_400 + rng.random() * 86_400 for _ in range(3 * event_time._ISO_KEPT)]
     for ts in times + times[::-1] + [0, 0.0, 1.5, 1_709_510_400]:
         expected = datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
-        assert story_summary.iso(ts) == expected
-    assert len(story_summary._ISO) <= story_summary._ISO_KEPT
+        assert event_time.iso(ts) == expected
+        assert event_time.epoch(expected) == datetime.fromisoformat(expected).timestamp()
+    assert len(event_time._ISO) <= event_time._ISO_KEPT
+    for text in (
+        "2024-03-04T00:00:00+02:00",
+        "2024-03-04T00:00:00.5Z",
+        "2024-03-04 12:00:00+00:00",
+    ):
+        assert event_time.epoch(text) == datetime.fromisoformat(text).timestamp()
 
 
 def _closing_stream(n: int) -> list[dict[str, object]]:
