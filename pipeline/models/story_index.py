@@ -40,12 +40,11 @@ subject alive between posts and construct it from the state only after a restart
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 from typing import Any
 
 from pipeline.models import story_repair
-from pipeline.models.event_time import iso
+from pipeline.models.event_time import iso, iso_text
 from pipeline.models.state_log import ChangeNotes, ListNotes
 from pipeline.models.story_lsh import SignatureIndex
 from pipeline.models.story_summary import hottest, signal_fields, summarize
@@ -61,23 +60,6 @@ STATE_VERSION = 1
 # A joining post whose text is at least this similar to one of the story's representative
 # signatures adds nothing new to match against, so it does not become one.
 NEAR_DUPLICATE = 0.8
-
-
-# created_at text exactly as ``iso`` writes a time: UTC with Z, microseconds (6 digits) only
-# when not 0. Such text is the iso of its own parsed time (in 2000..2100 a float epoch time
-# keeps its microseconds, so the round trip gives them back), so it is taken as it is.
-_ISO_TEXT = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.(?!0{6})[0-9]{6})?Z"
-)
-
-
-def _created_at(post: dict[str, Any], ts: float) -> str:
-    """``iso(ts)`` of a post whose parsed created_at is ``ts``: most posts come with that text
-    (ingest writes it), which a match checks in a tenth of the time formatting takes."""
-    text = post["created_at"]
-    if isinstance(text, str) and _ISO_TEXT.fullmatch(text):
-        return text
-    return iso(ts)
 
 
 def _parent_id(post: dict[str, Any]) -> str | None:
@@ -279,7 +261,7 @@ class StoryTracker:
             "author_id": str(author["id"]),
             "author_handle": author.get("handle"),
             "followers": int(author.get("followers") or 0),
-            "created_at": _created_at(post, ts),
+            "created_at": iso_text(post["created_at"], ts),
             "text": (post.get("text") or "")[: self.config.text_chars],
         }
 
