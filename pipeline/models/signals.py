@@ -48,6 +48,7 @@ from pipeline.models.sentiment import BaselineConfig, SentimentBaseline, Sentime
 from pipeline.models.story_index import StoryTracker
 from pipeline.models.story_types import StoryConfig
 from pipeline.models.volume import SpreadConfig, SubjectSpread
+from schemas.post import parse_event_time
 from schemas.signals import (
     PostRef,
     ReachForecast,
@@ -117,12 +118,9 @@ class Rejected(NamedTuple):
 
 
 def _event_time(post: dict[str, Any]) -> float:
-    value = post["created_at"]
-    return (
-        value.timestamp()
-        if isinstance(value, datetime)
-        else datetime.fromisoformat(value).timestamp()
-    )
+    """The post's event time, parsed once for every model of the subject (stories, leaders,
+    spread, sentiment, the report clock), as ingest reads it: text without an offset is UTC."""
+    return parse_event_time(post["created_at"]).timestamp()
 
 
 class SubjectSignalsModel:
@@ -288,16 +286,14 @@ class SubjectSignalsModel:
 
         parent = post.get("repost_of") or post.get("quote_of") or post.get("reply_to")
         parent_author = self.stories.author_of(parent) if parent else None
-        update = self.stories.learn(post)  # no per-post summary: nothing here reads one
+        update = self.stories.learn(post, ts)  # no per-post summary: nothing here reads one
         self._changed.add("stories")
         if update.duplicate:  # at-least-once redelivery: already counted everywhere
             meta["duplicates"] += 1
             return reports
         self._changed.update(("leaders", "spread", "sentiment"))
         author = post["author"]
-        # The post's time as the stories parsed it (parse_event_time: naive is UTC, unlike
-        # _event_time's ts), which the leaders would parse again.
-        self.leaders.learn_one(post, parent_author, self.stories.event_time)
+        self.leaders.learn_one(post, parent_author, ts)
         self.spread.learn_one(ts, author["id"], int(author.get("followers", 0)), post["platform"])
         self.sentiment.learn_one(ts, score)
         meta["posts"] += 1

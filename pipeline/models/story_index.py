@@ -96,9 +96,6 @@ class StoryTracker:
         #: anyone reads it (a dense stream closes a story per post), so each is summarised
         #: only when the state is read (``state``, ``closed_stories``, a reopen), if still kept.
         self._pending: list[tuple[dict[str, Any], str, float]] = []
-        #: The event time (epoch seconds) of the last post ``learn`` parsed, not a duplicate
-        #: found before: its caller's other models read the post's time the same way.
-        self.event_time: float | None = None
         for sid, story in self._state["stories"].items():
             for encoded in story["signatures"]:
                 self._lsh.add(sid, self._lsh.decode(encoded))
@@ -135,9 +132,10 @@ class StoryTracker:
             summary = dict(next(kept, {"story_id": step.story_id, "subject": self.subject}))
         return StoryUpdate(**asdict(step), story=summary)
 
-    def learn(self, post: dict[str, Any]) -> StoryStep:
+    def learn(self, post: dict[str, Any], ts: float | None = None) -> StoryStep:
         """Take one post into its story. No summary: a summary per post costs more than the
-        post itself, and the signals model reads none (its reports summarise the top stories)."""
+        post itself, and the signals model reads none (its reports summarise the top stories).
+        ``ts``: the post's ``parse_event_time(...).timestamp()``, if the caller has it."""
         cfg = self.config
         state = self._state
         stories: dict[str, dict[str, Any]] = state["stories"]
@@ -146,7 +144,8 @@ class StoryTracker:
         seen = recent.get(post_id)
         if seen is not None:  # counted already (at-least-once delivery brought it again)
             return self._duplicate(seen[0], seen[1])
-        ts = self.event_time = parse_event_time(post["created_at"]).timestamp()
+        if ts is None:
+            ts = parse_event_time(post["created_at"]).timestamp()
         if state["watermark"] is None or ts > state["watermark"]:
             state["watermark"] = ts
         closed = self._expire(state["watermark"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -169,3 +170,19 @@ def test_redelivered_post_counts_once() -> None:
     reports = run([*events, events[-1]])
     last_of_events = next(r for r in reports if r.as_of == T0 + timedelta(minutes=41))
     assert last_of_events.posts == 5
+
+
+def test_naive_created_at_is_utc_for_every_model(monkeypatch: Any) -> None:
+    """A created_at without an offset is UTC for the report clock, stories, leaders, spread
+    and sentiment alike (one parse per post), whatever the machine's local zone."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        events = quiet_day()[:30] + crisis()[:20]
+        naive = [
+            ({**p, "created_at": p["created_at"].removesuffix("Z")}, score) for p, score in events
+        ]
+        assert run(naive) == run(events)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
