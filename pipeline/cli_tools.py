@@ -122,7 +122,13 @@ async def evaluate(
         help="Posts per subject-minute of event time, comma-separated: 1 is a sparse stream "
         "(history replayed: a report per post or two), 100 a busy live one.",
     ),
-    option("--latency-posts", type=int, default=50, help="Single posts timed end to end."),
+    option("--latency-posts", type=int, default=100, help="Single posts timed end to end."),
+    option(
+        "--latency-load",
+        type=float,
+        default=0.25,
+        help="While they are timed, a load of this share of the measured throughput (0: idle).",
+    ),
     option("--json", "json_out", type=Path, default=None, help="Also write the figures here."),
     option("--timeout", type=float, default=900.0, help="Give up on a layout after S seconds."),
     option(
@@ -138,6 +144,7 @@ async def bench(
     layouts: str,
     density: str,
     latency_posts: int,
+    latency_load: float,
     json_out: Path | None,
     timeout: float,
     models_only: bool,
@@ -159,6 +166,7 @@ async def bench(
         latency_posts,
         timeout,
         progress=console.print,
+        latency_load=latency_load,
     )
     console.print(results_table(results))
     if json_out is not None:

@@ -43,10 +43,10 @@ def make_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
     Tansu's one-record-per-batch workaround (``Settings.producer_options``) is for faust's
     producer, whose changelogs are recovered by their end offsets; nothing reads a data topic's
     end offset to work (see pipeline/runtime/data_producer.py), and one record per request capped
-    ``produce``, ``replay`` and the benchmark's input at ~4k posts/s here (batched: ~90k)."""
-    return AIOKafkaProducer(
-        **client_options(settings), linger_ms=5, max_batch_size=256 * 1024, **options
-    )
+    ``produce``, ``replay`` and the benchmark's input at ~4k posts/s here (batched: ~90k).
+    ``options`` win over the batching (a latency probe sends with ``linger_ms=0``)."""
+    batching: dict[str, Any] = {"linger_ms": 5, "max_batch_size": 256 * 1024}
+    return AIOKafkaProducer(**client_options(settings), **(batching | options))
 
 
 def make_consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafkaConsumer:

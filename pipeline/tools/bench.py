@@ -8,10 +8,9 @@ For each layout (1, 2, 4 partitions with as many workers), on fresh topics:
    posts.raw as fast as the producer goes; the rate is N over the time from the first post
    ingested to the last report through the detector (every agent on: ingest, signals,
    detector, feedback);
-3. end-to-end latency, produce to alert-ready: with the pipeline idle, single posts each in a
-   new minute of event time (so each closes a report at once) are sent one at a time; a post's
-   latency is from its send to the detector having consumed the report it closed (read from
-   the worker's counters, polled every 10 ms: that is the resolution);
+3. end-to-end latency, produce to alert-ready, of single probe posts each closing a report,
+   while more of the same stream flows at a share of the rate step 2 measured (0: idle):
+   pipeline/tools/bench_latency.py;
 4. peak memory: the workers' peak resident set (VmHWM), and the workers' CPU time per post of
    step 2 (user + system, from /proc): the cost of a post whatever else the machine runs, where
    the rate depends on the cores left to the workers;
@@ -25,12 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import statistics
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +39,12 @@ from pipeline.runtime.broker import free_port
 from pipeline.runtime.kafka import ensure_topics, make_consumer, topic_names
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.worker_process import WorkerProcess, read_metrics
+from pipeline.tools.bench_latency import latencies_under_load
 from pipeline.tools.changelog_bytes import TABLES, changelog_bytes
 from pipeline.tools.offline import run_offline
 from pipeline.tools.produce import produce_raw, produce_to
-from pipeline.tools.scenario import T0, ordinary_days
 
 GROUP_SETTLE_SECONDS = 8.0
-SUBJECT_HANDLES = ("@united", "@Delta", "@SouthwestAir", "@AmericanAir", "@JetBlue", "@USAirways")
 
 
 @dataclass
@@ -62,6 +59,8 @@ class LayoutResult:
     ratio_to_raw: float
     latency_p50_seconds: float
     latency_p99_seconds: float
+    #: Posts/s of the load sent while the latency probes ran (0: measured idle).
+    latency_load_posts_per_second: float
     peak_rss_bytes_per_worker: int
     #: CPU seconds (user + system, all workers) per post of the throughput run.
     cpu_seconds_per_post: float = 0.0
@@ -79,27 +78,6 @@ class LayoutResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def bench_posts(n: int, seed: int = 11, per_subject_minute: float = 1.0) -> list[bytes]:
-    """``n`` ordinary posts over six subjects, ``per_subject_minute`` each on average, in time
-    order. Density matters: each subject-minute with posts closes one signals report (top
-    stories, forecasts, leaders), so a sparse stream (1: history replayed) costs more per post
-    than a busy live one (100)."""
-    per_subject_hour = 60.0 * per_subject_minute
-    hours = n / (per_subject_hour * len(SUBJECT_HANDLES)) * 1.6 + 1  # the cycle averages < 1
-    while True:
-        rng = random.Random(seed)
-        posts = []
-        for k, handle in enumerate(SUBJECT_HANDLES):
-            posts.extend(
-                ordinary_days(rng, T0, hours, handle, per_hour=per_subject_hour, prefix=f"b{k}-")
-            )
-        if len(posts) >= n:
-            break
-        hours *= 2  # the daily cycle's quiet hours came up short
-    posts.sort(key=lambda p: p["created_at"])
-    return [orjson.dumps(p) for p in posts[:n]]
 
 
 def models_only_rate(messages: list[bytes], watchlist: WatchList) -> tuple[float, int]:
@@ -192,37 +170,6 @@ async def _throughput(workers: list[WorkerProcess], sent: int, timeout: float) -
     raise TimeoutError(f"the pipeline did not take {sent} posts in {timeout}s")
 
 
-async def _latencies(settings: Settings, workers: list[WorkerProcess], n: int) -> list[float]:
-    """Produce-to-alert-ready latency of ``n`` single posts, each closing a report."""
-    latencies = []
-    minute = T0 + timedelta(days=400)  # after the load: every post starts a new minute
-
-    def probe(i: int) -> bytes:
-        return orjson.dumps(
-            {
-                "id": f"lat{i}",
-                "platform": "twitter",
-                "text": "@united latency probe",
-                "author": {"id": f"probe{i}", "handle": "probe", "followers": 1},
-                "created_at": (minute + timedelta(minutes=i)).isoformat(),
-            }
-        )
-
-    # Untimed: a post this far ahead of the subject's event time is held until the next one
-    # confirms it (one post never moves a subject's clock by hours), so the first only anchors.
-    await produce_raw(settings, [probe(-1)])
-    for i in range(n):
-        before = _totals(workers).get("crisiswatch_detector_reports_total", 0)
-        sent_at = time.monotonic()
-        await produce_raw(settings, [probe(i)])
-        while time.monotonic() - sent_at < 30:
-            if _totals(workers).get("crisiswatch_detector_reports_total", 0) > before:
-                break
-            await asyncio.sleep(0.01)
-        latencies.append(time.monotonic() - sent_at)
-    return latencies
-
-
 async def bench_layout(
     base: Settings,
     messages: list[bytes],
@@ -230,7 +177,10 @@ async def bench_layout(
     latency_posts: int,
     timeout: float,
     per_subject_minute: float = 1.0,
+    latency_load: float = 0.25,
 ) -> LayoutResult:
+    """One layout's figures. ``latency_load``: the share of the throughput just measured that
+    flows while the latency probes run (0: idle)."""
     run = uuid.uuid4().hex[:8]
     settings = base.replace(
         topic_prefix=f"{base.topic_prefix}bench-{run}.",
@@ -261,12 +211,21 @@ async def bench_layout(
         await load
         # Before the latency probes, which write state too: the throughput run's posts only.
         changelogs = await changelog_bytes(settings)
-        latencies = sorted(await _latencies(settings, workers, latency_posts))
+        rate = len(messages) / seconds
+        latencies, load_rate = await latencies_under_load(
+            settings,
+            workers,
+            latency_posts,
+            WatchList.load(settings.watchlist_file()),
+            datetime.fromisoformat(orjson.loads(messages[-1])["created_at"]),
+            per_subject_minute,
+            latency_load * rate,
+        )
+        latencies.sort()
         peak = max(_peak_rss(w) for w in workers)
     finally:
         for worker in workers:
             worker.stop()
-    rate = len(messages) / seconds
     return LayoutResult(
         partitions=partitions,
         workers=partitions,
@@ -278,6 +237,7 @@ async def bench_layout(
         ratio_to_raw=rate / raw_rate,
         latency_p50_seconds=statistics.median(latencies),
         latency_p99_seconds=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        latency_load_posts_per_second=load_rate,
         peak_rss_bytes_per_worker=peak,
         cpu_seconds_per_post=cpu / len(messages),
         cpu_window_seconds=cpu_window,

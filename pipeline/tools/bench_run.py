@@ -10,7 +10,8 @@ from rich.table import Table
 from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.broker import broker_for
 from pipeline.runtime.settings import Settings
-from pipeline.tools.bench import LayoutResult, bench_layout, bench_posts, models_only_rate
+from pipeline.tools.bench import LayoutResult, bench_layout, models_only_rate
+from pipeline.tools.bench_posts import bench_posts
 
 
 async def run_bench(
@@ -21,6 +22,7 @@ async def run_bench(
     latency_posts: int,
     timeout: float,
     progress: Callable[[str], None] = print,
+    latency_load: float = 0.25,
 ) -> list[LayoutResult]:
     watchlist = WatchList.load(settings.watchlist_file())
     results = []
@@ -35,7 +37,7 @@ async def run_bench(
                     f"{partitions} worker(s) ..."
                 )
                 result = await bench_layout(
-                    live, messages, partitions, latency_posts, timeout, per_minute
+                    live, messages, partitions, latency_posts, timeout, per_minute, latency_load
                 )
                 result.models_only_per_second = models_only
                 results.append(result)
@@ -51,6 +53,7 @@ def results_table(results: list[LayoutResult]) -> Table:
         "models-only posts/s",
         "raw consume posts/s",
         "ratio",
+        "latency under posts/s",
         "latency p50",
         "latency p99",
         "peak RSS/worker",
@@ -66,6 +69,7 @@ def results_table(results: list[LayoutResult]) -> Table:
             f"{r.models_only_per_second:,.0f}",
             f"{r.raw_consume_per_second:,.0f}",
             f"{r.ratio_to_raw:.3f}",
+            f"{r.latency_load_posts_per_second:,.0f}",
             f"{r.latency_p50_seconds * 1000:.0f} ms",
             f"{r.latency_p99_seconds * 1000:.0f} ms",
             f"{r.peak_rss_bytes_per_worker / 2**20:.0f} MiB",

@@ -65,7 +65,7 @@ def fingerprint(messages: list[bytes], watchlist: WatchList) -> Fingerprint:
 
 def inputs() -> dict[str, Callable[[], tuple[list[bytes], WatchList]]]:
     from pipeline.runtime.settings import Settings
-    from pipeline.tools.bench import bench_posts
+    from pipeline.tools.bench_posts import bench_posts
 
     def default() -> WatchList:
         return WatchList.load(Settings.from_env().watchlist_file())

@@ -115,7 +115,7 @@ def state_bytes(messages: list[bytes], watchlist: WatchList, batch: int) -> Stat
 
 def main() -> None:
     from pipeline.runtime.settings import Settings
-    from pipeline.tools.bench import bench_posts
+    from pipeline.tools.bench_posts import bench_posts
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=6_000)

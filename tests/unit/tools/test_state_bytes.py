@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.settings import Settings
-from pipeline.tools.bench import bench_posts
+from pipeline.tools.bench_posts import bench_posts
 from pipeline.tools.state_bytes import state_bytes
 
 

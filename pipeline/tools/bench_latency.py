@@ -1,0 +1,185 @@
+"""``crisiswatch bench``'s latency step: produce to alert-ready, with the pipeline idle or under a
+steady load.
+
+- **Load**: more of the bench's stream (same subjects and density, later in event time, new ids)
+  sent at a steady rate, a share of the rate the layout was just measured at, for as long as
+  the probes run. ``load_rate=0``: the pipeline is idle.
+- **Probes**: single posts about a watch-list subject the load does not mention, one signals
+  interval of event time apart, so each closes the report of the probe before it. A probe's
+  latency runs from its send (on a producer that is already connected and does not linger) to
+  a worker's detector having processed that report: the detector's
+  ``crisiswatch_last_event_time_seconds`` (event time only moves forward) reaching the probe's
+  time, which is the report's ``as_of``. The gauge is read alone (``?name[]=``), so polling
+  every 10 ms costs the worker microseconds, not the milliseconds of a whole exposition.
+- Probes are a year of event time after the load, so no load report moves the gauge that far;
+  the gap before each probe is random, so probes do not fall in step with the stages' batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from pipeline.ingest.watchlist import WatchList
+from pipeline.runtime.kafka import ensure_topics, make_producer, topic_names
+from pipeline.runtime.settings import Settings
+from pipeline.runtime.worker_process import WorkerProcess, read_metrics
+from pipeline.tools.bench_posts import SUBJECT_HANDLES, bench_posts
+
+DETECTOR_EVENT_TIME_METRIC = "crisiswatch_last_event_time_seconds"
+DETECTOR_EVENT_TIME = DETECTOR_EVENT_TIME_METRIC + '{stage="detector"}'
+POLL_SECONDS = 0.01
+#: Longest wait for one probe: one that takes longer counts as this long.
+PROBE_TIMEOUT_SECONDS = 30.0
+#: The load is sent in slices this often, each the rate's share of the time gone by.
+LOAD_TICK_SECONDS = 0.02
+LOAD_CHUNK_POSTS = 5_000
+
+
+def probe_handle(watchlist: WatchList) -> str:
+    """A handle of a watch-list subject that the bench's load does not mention."""
+    loaded = {h.removeprefix("@").casefold() for h in SUBJECT_HANDLES}
+    for subject in watchlist.subjects.values():
+        if subject.handles and not loaded & {h.casefold() for h in subject.handles}:
+            return subject.handles[0]
+    raise ValueError(
+        "the latency probes need a watch-list subject with a handle that the bench's load "
+        f"({', '.join(SUBJECT_HANDLES)}) does not mention"
+    )
+
+
+def load_stream(
+    after: datetime, until: datetime, per_subject_minute: float, seed: int = 101
+) -> Iterator[bytes]:
+    """More of the bench's stream, in event time from ``after`` to ``until`` (new ids)."""
+    start = after + timedelta(minutes=1)
+    for chunk in itertools.count():
+        if start >= until:
+            return
+        messages = bench_posts(
+            LOAD_CHUNK_POSTS,
+            seed=seed + chunk,
+            per_subject_minute=per_subject_minute,
+            start=start,
+            prefix=f"load{chunk}-",
+        )
+        for raw in messages:
+            if datetime.fromisoformat(orjson.loads(raw)["created_at"]) >= until:
+                return
+            yield raw
+        start = datetime.fromisoformat(orjson.loads(messages[-1])["created_at"]) + timedelta(
+            minutes=1
+        )
+
+
+async def send_load(settings: Settings, stream: Iterator[bytes], rate: float) -> int:
+    """Send ``stream`` to posts.raw at ``rate`` posts/s until cancelled; return how many went."""
+    topic = topic_names(settings).posts_raw
+    producer = make_producer(settings)
+    await producer.start()
+    sent, started = 0, time.monotonic()
+    try:
+        while True:
+            due = int((time.monotonic() - started) * rate) - sent
+            for raw in itertools.islice(stream, max(due, 0)):
+                await producer.send(topic, value=raw)
+                sent += 1
+            await asyncio.sleep(LOAD_TICK_SECONDS)
+    except asyncio.CancelledError:
+        return sent
+    finally:
+        await producer.stop()
+
+
+def _detector_event_time(workers: list[WorkerProcess]) -> float:
+    latest = float("-inf")
+    for w in workers:
+        m = read_metrics(
+            w.settings.metrics_host, w.settings.metrics_port, names=[DETECTOR_EVENT_TIME_METRIC]
+        )
+        latest = max(latest, m.get(DETECTOR_EVENT_TIME, latest))
+    return latest
+
+
+async def probe_latencies(
+    settings: Settings,
+    workers: list[WorkerProcess],
+    n: int,
+    watchlist: WatchList,
+    first_probe: datetime,
+    seed: int = 7,
+) -> list[float]:
+    """Seconds from each of ``n`` probes' send to its report through a detector."""
+    handle = probe_handle(watchlist)
+    rng = random.Random(seed)
+    topic = topic_names(settings).posts_raw
+    await ensure_topics(settings, (topic,))
+    producer = make_producer(settings, linger_ms=0)
+    await producer.start()
+
+    # On the signals stage's interval boundaries, one interval apart: probe i's time is the
+    # as_of of the report it closes (its predecessor's interval).
+    interval = settings.signals_interval_seconds
+    first = datetime.fromtimestamp(-(-first_probe.timestamp() // interval) * interval, tz=UTC)
+
+    def probe(i: int) -> tuple[bytes, float]:
+        when = first + timedelta(seconds=i * interval)
+        post = {
+            "id": f"lat{i}",
+            "platform": "twitter",
+            "text": f"@{handle} latency probe",
+            "author": {"id": f"probe{i}", "handle": "probe", "followers": 1},
+            "created_at": when.isoformat(),
+        }
+        return orjson.dumps(post), when.timestamp()
+
+    latencies = []
+    try:
+        # Untimed: a subject's first post waits for the next to confirm its time (one post
+        # never moves a subject's clock by itself), so the first only anchors.
+        await producer.send_and_wait(topic, probe(-1)[0])
+        for i in range(n):
+            await asyncio.sleep(rng.uniform(0.02, 0.1))
+            raw, closes = probe(i)
+            sent_at = time.monotonic()
+            await producer.send(topic, value=raw)
+            while time.monotonic() - sent_at < PROBE_TIMEOUT_SECONDS:
+                if await asyncio.to_thread(_detector_event_time, workers) >= closes:
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+            latencies.append(time.monotonic() - sent_at)
+    finally:
+        await producer.stop()
+    return latencies
+
+
+async def latencies_under_load(
+    settings: Settings,
+    workers: list[WorkerProcess],
+    n: int,
+    watchlist: WatchList,
+    load_after: datetime,
+    per_subject_minute: float,
+    load_rate: float,
+) -> tuple[list[float], float]:
+    """(latencies of ``n`` probes, posts/s the load was actually sent at) with the load on."""
+    first_probe = load_after + timedelta(days=365)
+    load = None
+    if load_rate > 0:
+        stream = load_stream(load_after, first_probe, per_subject_minute)
+        load = asyncio.create_task(send_load(settings, stream, load_rate))
+    started = time.monotonic()
+    try:
+        probes = await probe_latencies(settings, workers, n, watchlist, first_probe)
+    finally:
+        sent = 0
+        if load is not None:
+            load.cancel()
+            sent = await load
+    return probes, sent / (time.monotonic() - started)
