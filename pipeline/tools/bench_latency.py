@@ -69,13 +69,16 @@ def load_stream(
             start=start,
             prefix=f"load{chunk}-",
         )
-        for raw in messages:
-            if datetime.fromisoformat(orjson.loads(raw)["created_at"]) >= until:
-                return
-            yield raw
-        start = datetime.fromisoformat(orjson.loads(messages[-1])["created_at"]) + timedelta(
-            minutes=1
-        )
+        last = _event_time(messages[-1])
+        if last >= until:  # the chunk is in time order: only this one needs each post's time
+            yield from itertools.takewhile(lambda raw: _event_time(raw) < until, messages)
+            return
+        yield from messages
+        start = last + timedelta(minutes=1)
+
+
+def _event_time(raw: bytes) -> datetime:
+    return datetime.fromisoformat(orjson.loads(raw)["created_at"])
 
 
 async def send_load(settings: Settings, stream: Iterator[bytes], rate: float) -> int:
