@@ -3,7 +3,8 @@ steady load.
 
 - **Load**: more of the bench's stream (same subjects and density, later in event time, new ids)
   sent at a steady rate, a share of the rate the layout was just measured at, for as long as
-  the probes run. ``load_rate=0``: the pipeline is idle.
+  the probes run, from a process of its own (building and sending it must not hold the
+  probes' clocks). ``load_rate=0``: the pipeline is idle.
 - **Probes**: single posts about a watch-list subject the load does not mention, one signals
   interval of event time apart, so each closes the report of the probe before it. A probe's
   latency runs from its send (on a producer that is already connected and does not linger) to
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import multiprocessing
 import random
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -40,6 +43,7 @@ PROBE_TIMEOUT_SECONDS = 30.0
 #: The load is sent in slices this often, each the rate's share of the time gone by.
 LOAD_TICK_SECONDS = 0.02
 LOAD_CHUNK_POSTS = 5_000
+LOAD_START_TIMEOUT_SECONDS = 60.0
 
 
 def probe_handle(watchlist: WatchList) -> str:
@@ -81,23 +85,43 @@ def _event_time(raw: bytes) -> datetime:
     return datetime.fromisoformat(orjson.loads(raw)["created_at"])
 
 
-async def send_load(settings: Settings, stream: Iterator[bytes], rate: float) -> int:
-    """Send ``stream`` to posts.raw at ``rate`` posts/s until cancelled; return how many went."""
+async def send_load(
+    settings: Settings, stream: Iterator[bytes], rate: float, started: Any, stop: Any
+) -> tuple[int, float]:
+    """Send ``stream`` to posts.raw at ``rate`` posts/s from ``started`` being set (once
+    connected) until ``stop`` is; return how many went and in how many seconds."""
     topic = topic_names(settings).posts_raw
     producer = make_producer(settings)
     await producer.start()
-    sent, started = 0, time.monotonic()
+    sent, began = 0, time.monotonic()
+    started.set()
     try:
-        while True:
-            due = int((time.monotonic() - started) * rate) - sent
+        while not stop.is_set():
+            due = int((time.monotonic() - began) * rate) - sent
             for raw in itertools.islice(stream, max(due, 0)):
                 await producer.send(topic, value=raw)
                 sent += 1
             await asyncio.sleep(LOAD_TICK_SECONDS)
-    except asyncio.CancelledError:
-        return sent
+        return sent, time.monotonic() - began
     finally:
         await producer.stop()
+
+
+def run_load(
+    settings: Settings,
+    after: datetime,
+    until: datetime,
+    per_subject_minute: float,
+    rate: float,
+    started: Any,
+    stop: Any,
+    result: Any,
+) -> None:
+    """The load's own process: building a chunk of it takes up to ~0.2 s of a CPU, which in the
+    probes' process would hold their clocks (the tail of the latencies was that, not the
+    pipeline). ``result`` gets (posts sent, seconds)."""
+    stream = load_stream(after, until, per_subject_minute)
+    result[0], result[1] = asyncio.run(send_load(settings, stream, rate, started, stop))
 
 
 def _detector_event_time(workers: list[WorkerProcess]) -> float:
@@ -173,16 +197,25 @@ async def latencies_under_load(
 ) -> tuple[list[float], float]:
     """(latencies of ``n`` probes, posts/s the load was actually sent at) with the load on."""
     first_probe = load_after + timedelta(days=365)
-    load = None
-    if load_rate > 0:
-        stream = load_stream(load_after, first_probe, per_subject_minute)
-        load = asyncio.create_task(send_load(settings, stream, load_rate))
-    started = time.monotonic()
+    if load_rate <= 0:
+        return await probe_latencies(settings, workers, n, watchlist, first_probe), 0.0
+    spawn = multiprocessing.get_context("spawn")
+    started, stop, result = spawn.Event(), spawn.Event(), spawn.Array("d", 2)
+    stream_args = (settings, load_after, first_probe, per_subject_minute, load_rate)
+    load = spawn.Process(
+        target=run_load, args=(*stream_args, started, stop, result), name="bench-load", daemon=True
+    )
+    load.start()
     try:
+        if not await asyncio.to_thread(started.wait, LOAD_START_TIMEOUT_SECONDS):
+            raise RuntimeError(f"the bench's load did not start (exit code {load.exitcode})")
         probes = await probe_latencies(settings, workers, n, watchlist, first_probe)
     finally:
-        sent = 0
-        if load is not None:
-            load.cancel()
-            sent = await load
-    return probes, sent / (time.monotonic() - started)
+        stop.set()
+        await asyncio.to_thread(load.join, LOAD_START_TIMEOUT_SECONDS)
+        if load.is_alive():
+            load.kill()
+    if load.exitcode != 0:
+        raise RuntimeError(f"the bench's load failed (exit code {load.exitcode})")
+    sent, seconds = result[:]
+    return probes, sent / seconds
