@@ -80,6 +80,16 @@ class WorkerProcess:
                 process.wait(timeout)
         return process.returncode
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the worker has used so far (/proc/PID/stat); 0 if gone."""
+        pid = self.process.pid if self.process else None
+        try:
+            # The fields after the command name (which may hold spaces), from the 3rd on.
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def metrics(self) -> dict[str, float]:
         return read_metrics(self.settings.metrics_host, self.settings.metrics_port)
 

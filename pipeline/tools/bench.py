@@ -23,7 +23,6 @@ Not timed tests: a command whose figures go in the README with the command that 
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 import uuid
@@ -75,6 +74,9 @@ class LayoutResult:
     changelog_records: int = 0
     #: Changelog bytes per table (its name: bytes).
     changelog_bytes_by_table: dict[str, int] = field(default_factory=dict)
+    #: CPU seconds (all workers) per post sent while the latency probes ran under the load:
+    #: the cost of a post when it comes in small bursts, not a full load.
+    latency_cpu_seconds_per_post: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,17 +123,7 @@ def _peak_rss(worker: WorkerProcess) -> int:
 
 
 def _cpu_seconds(workers: list[WorkerProcess]) -> float:
-    """User + system CPU seconds the workers have used so far (/proc/PID/stat)."""
-    total = 0.0
-    for worker in workers:
-        pid = worker.process.pid if worker.process else None
-        try:
-            # The fields after the command name (which may hold spaces), from the 3rd on.
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(w.cpu_seconds() for w in workers)
 
 
 def _totals(workers: list[WorkerProcess]) -> dict[str, float]:
@@ -212,7 +204,7 @@ async def bench_layout(
         # Before the latency probes, which write state too: the throughput run's posts only.
         changelogs = await changelog_bytes(settings)
         rate = len(messages) / seconds
-        latencies, load_rate = await latencies_under_load(
+        loaded = await latencies_under_load(
             settings,
             workers,
             latency_posts,
@@ -221,7 +213,7 @@ async def bench_layout(
             per_subject_minute,
             latency_load * rate,
         )
-        latencies.sort()
+        latencies = sorted(loaded.latencies)
         peak = max(_peak_rss(w) for w in workers)
     finally:
         for worker in workers:
@@ -237,10 +229,11 @@ async def bench_layout(
         ratio_to_raw=rate / raw_rate,
         latency_p50_seconds=statistics.median(latencies),
         latency_p99_seconds=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        latency_load_posts_per_second=load_rate,
+        latency_load_posts_per_second=loaded.load_posts_per_second,
         peak_rss_bytes_per_worker=peak,
         cpu_seconds_per_post=cpu / len(messages),
         cpu_window_seconds=cpu_window,
+        latency_cpu_seconds_per_post=loaded.cpu_seconds_per_post,
         changelog_bytes_per_post=sum(c.bytes for c in changelogs) / len(messages),
         changelog_records=sum(c.records for c in changelogs),
         changelog_bytes_by_table={

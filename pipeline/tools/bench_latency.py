@@ -24,6 +24,7 @@ import multiprocessing
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -186,6 +187,18 @@ async def probe_latencies(
     return latencies
 
 
+@dataclass
+class LoadedLatencies:
+    """What the probes measured, and what the load cost the workers meanwhile."""
+
+    #: Seconds from each probe's send to its report through a detector.
+    latencies: list[float]
+    #: Posts/s the load was actually sent at (0: idle).
+    load_posts_per_second: float
+    #: The workers' CPU seconds per post sent (load and probes) while the probes ran.
+    cpu_seconds_per_post: float
+
+
 async def latencies_under_load(
     settings: Settings,
     workers: list[WorkerProcess],
@@ -194,11 +207,13 @@ async def latencies_under_load(
     load_after: datetime,
     per_subject_minute: float,
     load_rate: float,
-) -> tuple[list[float], float]:
-    """(latencies of ``n`` probes, posts/s the load was actually sent at) with the load on."""
+) -> LoadedLatencies:
+    """``n`` probes' latencies with a load of ``load_rate`` posts/s on (0: idle)."""
     first_probe = load_after + timedelta(days=365)
     if load_rate <= 0:
-        return await probe_latencies(settings, workers, n, watchlist, first_probe), 0.0
+        cpu_before = _cpu_seconds(workers)
+        latencies = await probe_latencies(settings, workers, n, watchlist, first_probe)
+        return LoadedLatencies(latencies, 0.0, (_cpu_seconds(workers) - cpu_before) / n)
     spawn = multiprocessing.get_context("spawn")
     started, stop, result = spawn.Event(), spawn.Event(), spawn.Array("d", 2)
     stream_args = (settings, load_after, first_probe, per_subject_minute, load_rate)
@@ -209,7 +224,10 @@ async def latencies_under_load(
     try:
         if not await asyncio.to_thread(started.wait, LOAD_START_TIMEOUT_SECONDS):
             raise RuntimeError(f"the bench's load did not start (exit code {load.exitcode})")
-        probes = await probe_latencies(settings, workers, n, watchlist, first_probe)
+        cpu_before = _cpu_seconds(workers)
+        latencies = await probe_latencies(settings, workers, n, watchlist, first_probe)
+        stop.set()
+        cpu = _cpu_seconds(workers) - cpu_before
     finally:
         stop.set()
         await asyncio.to_thread(load.join, LOAD_START_TIMEOUT_SECONDS)
@@ -218,4 +236,8 @@ async def latencies_under_load(
     if load.exitcode != 0:
         raise RuntimeError(f"the bench's load failed (exit code {load.exitcode})")
     sent, seconds = result[:]
-    return probes, sent / seconds
+    return LoadedLatencies(latencies, sent / seconds, cpu / (sent + n))
+
+
+def _cpu_seconds(workers: list[WorkerProcess]) -> float:
+    return sum(w.cpu_seconds() for w in workers)
