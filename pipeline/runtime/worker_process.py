@@ -166,6 +166,11 @@ def wait_until_settled(worker: WorkerProcess, sent: int, timeout: float) -> dict
         time.sleep(0.5)
 
 
+def cpu_seconds(workers: Iterable[WorkerProcess]) -> float:
+    """User + system CPU seconds the workers have used so far, together."""
+    return sum(w.cpu_seconds() for w in workers)
+
+
 def read_metrics(
     host: str, port: int, timeout: float = 5.0, names: Iterable[str] = ()
 ) -> dict[str, float]:

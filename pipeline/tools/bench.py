@@ -37,7 +37,7 @@ from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.broker import free_port
 from pipeline.runtime.kafka import ensure_topics, make_consumer, topic_names
 from pipeline.runtime.settings import Settings
-from pipeline.runtime.worker_process import WorkerProcess, read_metrics
+from pipeline.runtime.worker_process import WorkerProcess, cpu_seconds, read_metrics
 from pipeline.tools.bench_latency import latencies_under_load
 from pipeline.tools.changelog_bytes import TABLES, changelog_bytes
 from pipeline.tools.offline import run_offline
@@ -122,10 +122,6 @@ def _peak_rss(worker: WorkerProcess) -> int:
     return 0
 
 
-def _cpu_seconds(workers: list[WorkerProcess]) -> float:
-    return sum(w.cpu_seconds() for w in workers)
-
-
 def _totals(workers: list[WorkerProcess]) -> dict[str, float]:
     totals: dict[str, float] = {}
     for w in workers:
@@ -195,10 +191,10 @@ async def bench_layout(
         # Let the group settle (Tansu holds each join for half the session timeout), so that
         # the run measures processing, not rebalancing.
         await asyncio.sleep(GROUP_SETTLE_SECONDS)
-        cpu_before, window_start = _cpu_seconds(workers), time.monotonic()
+        cpu_before, window_start = cpu_seconds(workers), time.monotonic()
         load = asyncio.create_task(produce_raw(settings, messages))
         seconds = await _throughput(workers, len(messages), timeout)
-        cpu = _cpu_seconds(workers) - cpu_before
+        cpu = cpu_seconds(workers) - cpu_before
         cpu_window = time.monotonic() - window_start
         await load
         # Before the latency probes, which write state too: the throughput run's posts only.

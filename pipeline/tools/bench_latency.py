@@ -33,7 +33,7 @@ import orjson
 from pipeline.ingest.watchlist import WatchList
 from pipeline.runtime.kafka import ensure_topics, make_producer, topic_names
 from pipeline.runtime.settings import Settings
-from pipeline.runtime.worker_process import WorkerProcess, read_metrics
+from pipeline.runtime.worker_process import WorkerProcess, cpu_seconds, read_metrics
 from pipeline.tools.bench_posts import SUBJECT_HANDLES, bench_posts
 
 DETECTOR_EVENT_TIME_METRIC = "crisiswatch_last_event_time_seconds"
@@ -211,9 +211,9 @@ async def latencies_under_load(
     """``n`` probes' latencies with a load of ``load_rate`` posts/s on (0: idle)."""
     first_probe = load_after + timedelta(days=365)
     if load_rate <= 0:
-        cpu_before = _cpu_seconds(workers)
+        cpu_before = cpu_seconds(workers)
         latencies = await probe_latencies(settings, workers, n, watchlist, first_probe)
-        return LoadedLatencies(latencies, 0.0, (_cpu_seconds(workers) - cpu_before) / n)
+        return LoadedLatencies(latencies, 0.0, (cpu_seconds(workers) - cpu_before) / n)
     spawn = multiprocessing.get_context("spawn")
     started, stop, result = spawn.Event(), spawn.Event(), spawn.Array("d", 2)
     stream_args = (settings, load_after, first_probe, per_subject_minute, load_rate)
@@ -224,10 +224,10 @@ async def latencies_under_load(
     try:
         if not await asyncio.to_thread(started.wait, LOAD_START_TIMEOUT_SECONDS):
             raise RuntimeError(f"the bench's load did not start (exit code {load.exitcode})")
-        cpu_before = _cpu_seconds(workers)
+        cpu_before = cpu_seconds(workers)
         latencies = await probe_latencies(settings, workers, n, watchlist, first_probe)
         stop.set()
-        cpu = _cpu_seconds(workers) - cpu_before
+        cpu = cpu_seconds(workers) - cpu_before
     finally:
         stop.set()
         await asyncio.to_thread(load.join, LOAD_START_TIMEOUT_SECONDS)
@@ -237,7 +237,3 @@ async def latencies_under_load(
         raise RuntimeError(f"the bench's load failed (exit code {load.exitcode})")
     sent, seconds = result[:]
     return LoadedLatencies(latencies, sent / seconds, cpu / (sent + n))
-
-
-def _cpu_seconds(workers: list[WorkerProcess]) -> float:
-    return sum(w.cpu_seconds() for w in workers)
