@@ -13,7 +13,8 @@ For each layout (1, 2, 4 partitions with as many workers), on fresh topics:
    pipeline/tools/bench_latency.py;
 4. peak memory: the workers' peak resident set (VmHWM), and the workers' CPU time per post of
    step 2 (user + system, from /proc): the cost of a post whatever else the machine runs, where
-   the rate depends on the cores left to the workers;
+   the rate depends on the cores left to the workers; and, before step 2, the share of a core
+   each worker uses with nothing to do;
 5. table state: the bytes the signals and crisis state changelogs carry per post of step 2
    (read back from the topics, pipeline/tools/changelog_bytes.py).
 
@@ -74,6 +75,8 @@ class LayoutResult:
     changelog_records: int = 0
     #: Changelog bytes per table (its name: bytes).
     changelog_bytes_by_table: dict[str, int] = field(default_factory=dict)
+    #: Share of a core each worker used with nothing to do (before the throughput run).
+    idle_cpu_share_per_worker: float = 0.0
     #: CPU seconds (all workers) per post sent while the latency probes ran under the load:
     #: the cost of a post when it comes in small bursts, not a full load.
     latency_cpu_seconds_per_post: float = 0.0
@@ -190,7 +193,11 @@ async def bench_layout(
             await asyncio.to_thread(worker.wait_for_metrics, 60.0)
         # Let the group settle (Tansu holds each join for half the session timeout), so that
         # the run measures processing, not rebalancing.
-        await asyncio.sleep(GROUP_SETTLE_SECONDS)
+        await asyncio.sleep(GROUP_SETTLE_SECONDS / 2)
+        # Idle, in the settle's second half: a worker that spins on empty fetches shows here.
+        idle_cpu, idle_start = cpu_seconds(workers), time.monotonic()
+        await asyncio.sleep(GROUP_SETTLE_SECONDS / 2)
+        idle_share = (cpu_seconds(workers) - idle_cpu) / (time.monotonic() - idle_start)
         cpu_before, window_start = cpu_seconds(workers), time.monotonic()
         load = asyncio.create_task(produce_raw(settings, messages))
         seconds = await _throughput(workers, len(messages), timeout)
@@ -230,6 +237,7 @@ async def bench_layout(
         cpu_seconds_per_post=cpu / len(messages),
         cpu_window_seconds=cpu_window,
         latency_cpu_seconds_per_post=loaded.cpu_seconds_per_post,
+        idle_cpu_share_per_worker=idle_share / partitions,
         changelog_bytes_per_post=sum(c.bytes for c in changelogs) / len(messages),
         changelog_records=sum(c.records for c in changelogs),
         changelog_bytes_by_table={

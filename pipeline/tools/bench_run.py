@@ -58,6 +58,7 @@ def results_table(results: list[LayoutResult]) -> Table:
         "latency p99",
         "CPU µs/post at latency load",
         "peak RSS/worker",
+        "idle CPU/worker",
         "CPU µs/post",
         "changelog B/post",
     )
@@ -75,6 +76,7 @@ def results_table(results: list[LayoutResult]) -> Table:
             f"{r.latency_p99_seconds * 1000:.0f} ms",
             f"{r.latency_cpu_seconds_per_post * 1e6:,.0f}",
             f"{r.peak_rss_bytes_per_worker / 2**20:.0f} MiB",
+            f"{r.idle_cpu_share_per_worker:.0%}",
             f"{r.cpu_seconds_per_post * 1e6:,.0f}",
             f"{r.changelog_bytes_per_post:,.0f}",
         )
