@@ -197,8 +197,9 @@ async def bench_layout(
         # Idle, in the settle's second half: a worker that spins on empty fetches shows here.
         idle_cpu, idle_start = cpu_seconds(workers), time.monotonic()
         await asyncio.sleep(GROUP_SETTLE_SECONDS / 2)
-        idle_share = (cpu_seconds(workers) - idle_cpu) / (time.monotonic() - idle_start)
+        # The idle window's end is the throughput window's start: one reading for both.
         cpu_before, window_start = cpu_seconds(workers), time.monotonic()
+        idle_share = (cpu_before - idle_cpu) / (window_start - idle_start) / partitions
         load = asyncio.create_task(produce_raw(settings, messages))
         seconds = await _throughput(workers, len(messages), timeout)
         cpu = cpu_seconds(workers) - cpu_before
@@ -237,7 +238,7 @@ async def bench_layout(
         cpu_seconds_per_post=cpu / len(messages),
         cpu_window_seconds=cpu_window,
         latency_cpu_seconds_per_post=loaded.cpu_seconds_per_post,
-        idle_cpu_share_per_worker=idle_share / partitions,
+        idle_cpu_share_per_worker=idle_share,
         changelog_bytes_per_post=sum(c.bytes for c in changelogs) / len(messages),
         changelog_records=sum(c.records for c in changelogs),
         changelog_bytes_by_table={
