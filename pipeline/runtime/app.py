@@ -12,7 +12,15 @@ from aiokafka.protocol.group import JoinGroupRequest
 from mode.utils.logging import level_number
 
 from pipeline.ingest.watchlist import WatchList, WatchListError
-from pipeline.runtime import empty_fetch, exactly_once, faust_patch, metrics, read_committed, topics
+from pipeline.runtime import (
+    empty_fetch,
+    exactly_once,
+    faust_patch,
+    group_rejoin,
+    metrics,
+    read_committed,
+    topics,
+)
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
 from pipeline.runtime.group_member import evict_dead_members, record_member
@@ -39,6 +47,9 @@ def create_app(settings: Settings) -> faust.App:
     exactly_once.apply()
     # noida-db answers an empty fetch at once: without a pause every idle consumer spins.
     empty_fetch.apply()
+    # A member that meets a newer generation keeps its id, and one given no assignment rejoins:
+    # otherwise either can hang a group on noida-db (see the module).
+    group_rejoin.apply()
     # faust's consumer reads read_committed in exactly-once mode: noida-db needs this fix then.
     if settings.exactly_once:
         read_committed.apply()

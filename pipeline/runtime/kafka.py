@@ -23,7 +23,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 
-from pipeline.runtime import empty_fetch, read_committed
+from pipeline.runtime import empty_fetch, group_rejoin, read_committed
 from pipeline.runtime.security import aiokafka_security
 from pipeline.runtime.settings import Settings
 from pipeline.runtime.topics import TopicNames
@@ -51,6 +51,7 @@ def make_producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
 
 def make_consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafkaConsumer:
     empty_fetch.apply()  # noida-db answers an empty fetch at once (see the module)
+    group_rejoin.apply()  # a group member rejoins without leaving a ghost (see the module)
     # Exactly-once mode: a killed worker's unfinished transaction must stay unread.
     options.setdefault("isolation_level", settings.isolation_level())
     if options["isolation_level"] == "read_committed":

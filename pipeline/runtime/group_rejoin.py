@@ -1,0 +1,117 @@
+"""How an aiokafka group member rejoins: keep its id on a stale generation, retry an empty sync.
+
+Two defects of aiokafka 0.14.0's group coordinator, each harmless on Apache Kafka most of the
+time and each able to hang a group on noida-db 0.2.3 (the embedded broker), fixed where the
+upstream client would fix them:
+
+1. **A stale generation drops the member id.** A heartbeat, offset commit or SyncGroup answered
+   with ILLEGAL_GENERATION (the group moved on while this member was busy, as happens to the
+   first worker when a second joins) makes aiokafka forget its member id and join as a new
+   member. The old id stays in the group until the broker expires its session: on Kafka the
+   rebalance waits for it that long; noida-db never expires it (the conformance check ``dead
+   member evicted``), elects it leader, and the real members wait for an assignment that never
+   comes. Two plain aiokafka consumers of one group, the second started while the first was
+   committing, hung like that 3 times in 3 here. Apache Kafka's Java client has kept the member
+   id on ILLEGAL_GENERATION since KAFKA-13419 (only the generation is reset; UNKNOWN_MEMBER_ID
+   still resets both): ``reset_generation`` does the same when the coordinator's last answer
+   said ILLEGAL_GENERATION and nothing said UNKNOWN_MEMBER_ID.
+
+2. **An empty SyncGroup assignment kills the coordinator.** A broker answers a member's
+   SyncGroup with no assignment bytes when the leader's assignment did not name it; noida-db
+   (like Tansu, whose coordinator answers after a fixed wait with whatever it has) also does so
+   when the leader's SyncGroup is slow to come (a cold faust leader, a loaded machine).
+   aiokafka decodes the empty bytes as an assignment, fails (``unpack requires a buffer of 2
+   bytes``), and its coordinator routine dies: the worker never gets partitions and never says
+   why (seen once in 136 bench runs, a four-worker group's first join). Taking the empty bytes
+   as "no partitions" would leave whatever the leader did assign this member unread until the
+   next rebalance; the member asks for a new one instead: it rejoins, as after any failed sync.
+
+``apply()`` refuses an aiokafka version it was not written against.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiokafka
+import aiokafka.errors as errors
+from aiokafka.consumer.group_coordinator import CoordinatorGroupRebalance, GroupCoordinator
+from aiokafka.protocol.commit import OffsetCommitRequest
+
+log = logging.getLogger(__name__)
+
+PATCHED_VERSIONS = frozenset({"0.14.0"})
+_ORIGINAL_SEND = GroupCoordinator._send_req
+_ORIGINAL_RESET = GroupCoordinator.reset_generation
+_ORIGINAL_SYNC = CoordinatorGroupRebalance._send_sync_group_request
+#: Set on a coordinator by its latest answer: the next ``reset_generation`` keeps the member id.
+_KEEP_MEMBER_ID = "_crisiswatch_keep_member_id"
+
+
+def _error_codes(response: Any) -> set[int]:
+    """The error codes of a coordinator answer: one for most, one per partition for a commit."""
+    codes = {response.error_code} if hasattr(response, "error_code") else set()
+    for _topic, partitions in getattr(response, "topics", None) or ():
+        codes.update(error_code for _partition, error_code, *_ in partitions)
+    return codes
+
+
+def keeps_member_id(response: Any) -> bool:
+    """Whether this answer only says the generation is stale (KAFKA-13419)."""
+    codes = _error_codes(response)
+    return (
+        errors.IllegalGenerationError.errno in codes
+        and errors.UnknownMemberIdError.errno not in codes
+    )
+
+
+async def _send_req(self: Any, request: Any) -> Any:
+    # The handlers of heartbeat, commit and sync answers call reset_generation right after
+    # reading them, with no await in between: the latest answer is the one being handled.
+    setattr(self, _KEEP_MEMBER_ID, False)
+    response = await _ORIGINAL_SEND(self, request)
+    setattr(self, _KEEP_MEMBER_ID, keeps_member_id(response))
+    return response
+
+
+def reset_generation(self: Any) -> None:
+    # Not cleared here: a commit's handler calls this once per partition of the same answer.
+    if getattr(self, _KEEP_MEMBER_ID, False):
+        log.info(
+            "Group %s moved past this member's generation: rejoining as member %s",
+            self.group_id,
+            self.member_id,
+        )
+        self.generation = OffsetCommitRequest.DEFAULT_GENERATION_ID
+        self.request_rejoin()
+        return
+    _ORIGINAL_RESET(self)
+
+
+async def _send_sync_group_request(self: Any, request: Any) -> Any:
+    assignment = await _ORIGINAL_SYNC(self, request)
+    if assignment is not None and len(assignment) == 0:
+        log.warning(
+            "SyncGroup for group %s gave member %s no assignment (the leader's had not come "
+            "or did not name it): rejoining",
+            self.group_id,
+            self._coordinator.member_id,
+        )
+        self._coordinator.request_rejoin()
+        return None  # as after a failed sync: the coordinator backs off and joins again
+    return assignment
+
+
+def apply() -> None:
+    """Install both fixes (idempotent)."""
+    if aiokafka.__version__ not in PATCHED_VERSIONS:
+        raise RuntimeError(
+            f"pipeline.runtime.group_rejoin was written against aiokafka "
+            f"{', '.join(sorted(PATCHED_VERSIONS))}, not {aiokafka.__version__}: check that "
+            "ILLEGAL_GENERATION still drops the member id and that an empty SyncGroup "
+            "assignment still fails to decode"
+        )
+    GroupCoordinator._send_req = _send_req
+    GroupCoordinator.reset_generation = reset_generation
+    CoordinatorGroupRebalance._send_sync_group_request = _send_sync_group_request
