@@ -49,12 +49,19 @@ _ORIGINAL_SYNC = CoordinatorGroupRebalance._send_sync_group_request
 _KEEP_MEMBER_ID = "_crisiswatch_keep_member_id"
 
 
+#: The answers whose ILLEGAL_GENERATION aiokafka handles with ``reset_generation``.
+_HEARTBEAT, _SYNC_GROUP, _OFFSET_COMMIT = 12, 14, 8
+
+
 def _error_codes(response: Any) -> set[int]:
-    """The error codes of a coordinator answer: one for most, one per partition for a commit."""
-    codes = {response.error_code} if hasattr(response, "error_code") else set()
-    for _topic, partitions in getattr(response, "topics", None) or ():
-        codes.update(error_code for _partition, error_code, *_ in partitions)
-    return codes
+    """The error codes of a heartbeat, SyncGroup or OffsetCommit answer (one per partition for
+    a commit); none for any other (an OffsetFetch answer's partitions carry offsets there)."""
+    api_key = getattr(response, "API_KEY", None)
+    if api_key in (_HEARTBEAT, _SYNC_GROUP):
+        return {response.error_code}
+    if api_key == _OFFSET_COMMIT:
+        return {code for _topic, partitions in response.topics for _partition, code in partitions}
+    return set()
 
 
 def keeps_member_id(response: Any) -> bool:

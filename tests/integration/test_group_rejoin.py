@@ -17,8 +17,8 @@ import aiokafka
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.group_coordinator import CoordinatorGroupRebalance, GroupCoordinator
-from aiokafka.protocol.commit import OffsetCommitResponse_v2
-from aiokafka.protocol.group import HeartbeatResponse_v1
+from aiokafka.protocol.commit import OffsetCommitResponse_v2, OffsetFetchResponse_v1
+from aiokafka.protocol.group import HeartbeatResponse_v1, SyncGroupResponse_v0
 
 from pipeline.runtime import group_rejoin
 from pipeline.runtime.kafka import ensure_topics, make_consumer
@@ -118,6 +118,10 @@ def test_only_a_stale_generation_keeps_the_member_id() -> None:
     commit = OffsetCommitResponse_v2
     assert group_rejoin.keeps_member_id(commit([("t", [(0, 0), (1, illegal)])]))
     assert not group_rejoin.keeps_member_id(commit([("t", [(0, unknown), (1, illegal)])]))
+    # Only those answers: an OffsetFetch answer's partitions carry (offset, metadata, error).
+    fetched = OffsetFetchResponse_v1([("t", [(0, illegal, "", 0)])])
+    assert not group_rejoin.keeps_member_id(fetched)
+    assert group_rejoin.keeps_member_id(SyncGroupResponse_v0(illegal, b""))
 
 
 def test_apply_refuses_an_aiokafka_it_was_not_written_for(monkeypatch: pytest.MonkeyPatch) -> None:
