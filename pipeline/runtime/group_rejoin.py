@@ -17,14 +17,18 @@ upstream client would fix them:
    said ILLEGAL_GENERATION and nothing said UNKNOWN_MEMBER_ID.
 
 2. **An empty SyncGroup assignment kills the coordinator.** A broker answers a member's
-   SyncGroup with no assignment bytes when the leader's assignment did not name it; noida-db
-   (like Tansu, whose coordinator answers after a fixed wait with whatever it has) also does so
-   when the leader's SyncGroup is slow to come (a cold faust leader, a loaded machine).
-   aiokafka decodes the empty bytes as an assignment, fails (``unpack requires a buffer of 2
-   bytes``), and its coordinator routine dies: the worker never gets partitions and never says
-   why (seen once in 136 bench runs, a four-worker group's first join). Taking the empty bytes
-   as "no partitions" would leave whatever the leader did assign this member unread until the
-   next rebalance; the member asks for a new one instead: it rejoins, as after any failed sync.
+   SyncGroup with no assignment bytes when the leader's assignment did not name it (Tansu's
+   coordinator, by its public issue tracker, also when the leader's SyncGroup is slower than a
+   fixed wait; noida-db held a follower's sync for a leader 5 s late, and answered a 12 s one
+   with an error after 10 s, not with empty bytes). aiokafka decodes the empty bytes as an
+   assignment, fails (``unpack requires a buffer of 2 bytes``), and its coordinator routine
+   dies: the worker never gets partitions and never says why (seen once in 136 bench runs, a
+   four-worker group's first join on noida-db; how that leader came to leave two members out
+   was not found). Taking the empty bytes as "no partitions" would leave whatever the leader
+   meant for this member unread until the next rebalance; the member asks for a new one
+   instead: it rejoins, as after any failed sync. (An assignor that names every member, as
+   faust's and aiokafka's do, is assumed: one that leaves members out on purpose would make
+   them rejoin again and again.)
 
 ``apply()`` refuses an aiokafka version it was not written against.
 """
