@@ -14,6 +14,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.fetch import FetchRequest
 
 from pipeline.runtime.broker import LocalBroker, local_broker
 from pipeline.runtime.kafka import client_options, make_consumer, make_producer
@@ -231,6 +233,38 @@ async def check_dead_member_evicted(settings: Settings) -> str:
     finally:
         await _stop(survivor)
     return f"new member assigned {took:.1f} s after the kill (session {SESSION_MS / 1000:.0f} s)"
+
+
+#: The max wait of the empty fetches ``check_empty_fetch_held`` sends.
+FETCH_WAIT_MS = 500
+
+
+async def check_empty_fetch_held(settings: Settings) -> str:
+    """A fetch of an empty partition is answered after its max wait, not at once (the long poll
+    that keeps an idle consumer cheap; pipeline/runtime/empty_fetch.py is the client's fix for a
+    broker without it). Raw fetch requests: the consumer's fetcher carries that fix."""
+    topic = _name("idle")
+    admin = await _admin(settings)
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    client = AIOKafkaClient(**client_options(settings))
+    await client.bootstrap()
+    try:
+        await client.force_metadata_update()
+        node = client.cluster.leader_for_partition(TopicPartition(topic, 0))
+        expect(node is not None, "no leader for the new topic's partition")
+        answers = []
+        for _ in range(3):
+            started = time.monotonic()
+            await client.send(
+                node, FetchRequest(FETCH_WAIT_MS, 1, 1 << 20, 0, [(topic, [(0, 0, 1 << 20)])])
+            )
+            answers.append(time.monotonic() - started)
+    finally:
+        await client.close()
+    detail = f"answered in {', '.join(f'{a * 1000:.0f}' for a in answers)} ms"
+    expect(min(answers) >= 0.8 * FETCH_WAIT_MS / 1000, f"{detail} (max wait {FETCH_WAIT_MS} ms)")
+    return f"{detail} (max wait {FETCH_WAIT_MS} ms)"
 
 
 async def check_idempotent(settings: Settings) -> str:
