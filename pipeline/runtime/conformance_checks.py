@@ -132,10 +132,7 @@ async def check_compaction(settings: Settings) -> str:
 
 
 async def check_end_offsets(settings: Settings) -> str:
-    topic = _name("offsets")
-    admin = await _admin(settings)
-    await admin.create_topics([NewTopic(topic, 4, 1)])
-    await admin.close()
+    topic = await _new_topic(settings, "offsets", 4)
     await _fill(settings, topic, 4)
     consumer = make_consumer(settings, group_id=None)
     await consumer.start()
@@ -147,11 +144,16 @@ async def check_end_offsets(settings: Settings) -> str:
     return f"{RECORDS} records in batches, end offsets right"
 
 
-async def _topic_with_records(settings: Settings, partitions: int) -> str:
-    topic = _name("group")
+async def _new_topic(settings: Settings, kind: str, partitions: int) -> str:
+    topic = _name(kind)
     admin = await _admin(settings)
     await admin.create_topics([NewTopic(topic, partitions, 1)])
     await admin.close()
+    return topic
+
+
+async def _topic_with_records(settings: Settings, partitions: int) -> str:
+    topic = await _new_topic(settings, "group", partitions)
     await _fill(settings, topic, partitions)
     return topic
 
@@ -243,10 +245,7 @@ async def check_empty_fetch_held(settings: Settings) -> str:
     """A fetch of an empty partition is answered after its max wait, not at once (the long poll
     that keeps an idle consumer cheap; pipeline/runtime/empty_fetch.py is the client's fix for a
     broker without it). Raw fetch requests: the consumer's fetcher carries that fix."""
-    topic = _name("idle")
-    admin = await _admin(settings)
-    await admin.create_topics([NewTopic(topic, 1, 1)])
-    await admin.close()
+    topic = await _new_topic(settings, "idle", 1)
     client = AIOKafkaClient(**client_options(settings))
     await client.bootstrap()
     try:
@@ -262,9 +261,10 @@ async def check_empty_fetch_held(settings: Settings) -> str:
             answers.append(time.monotonic() - started)
     finally:
         await client.close()
-    detail = f"answered in {', '.join(f'{a * 1000:.0f}' for a in answers)} ms"
-    expect(min(answers) >= 0.8 * FETCH_WAIT_MS / 1000, f"{detail} (max wait {FETCH_WAIT_MS} ms)")
-    return f"{detail} (max wait {FETCH_WAIT_MS} ms)"
+    times = ", ".join(f"{a * 1000:.0f}" for a in answers)
+    detail = f"answered in {times} ms (max wait {FETCH_WAIT_MS} ms)"
+    expect(min(answers) >= 0.8 * FETCH_WAIT_MS / 1000, detail)
+    return detail
 
 
 async def check_idempotent(settings: Settings) -> str:
