@@ -26,6 +26,8 @@ from typing import Any
 import aiokafka
 from aiokafka.consumer.fetcher import Fetcher
 
+from pipeline.runtime.patch_guard import require_version
+
 PATCHED_VERSIONS = frozenset({"0.14.0"})
 #: The pause after an early empty fetch: an idle consumer then fetches ~200 times a second
 #: instead of thousands, and a record that arrives meanwhile waits 2.5 ms on average.
@@ -52,10 +54,10 @@ async def _proc_fetch_request(self: Any, assignment: Any, node_id: int, request:
 
 def apply() -> None:
     """Install the pause (idempotent)."""
-    if aiokafka.__version__ not in PATCHED_VERSIONS:
-        raise RuntimeError(
-            f"pipeline.runtime.empty_fetch was written against aiokafka "
-            f"{', '.join(sorted(PATCHED_VERSIONS))}, not {aiokafka.__version__}: check that the "
-            "fetcher still sends a node's next fetch as soon as the last one is handled"
-        )
+    require_version(
+        "pipeline.runtime.empty_fetch",
+        aiokafka,
+        PATCHED_VERSIONS,
+        "check that the fetcher still sends a node's next fetch as soon as the last one is handled",
+    )
     Fetcher._proc_fetch_request = _proc_fetch_request

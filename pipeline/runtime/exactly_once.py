@@ -72,6 +72,8 @@ from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from pipeline.runtime.patch_guard import require_version
+
 PATCHED_VERSIONS = frozenset({"0.15.3"})
 T = TypeVar("T")
 #: (topic, key, value), as pipeline/runtime/data_producer.py's Record.
@@ -247,11 +249,12 @@ def check_in_order(app: faust.App) -> None:
 
 def apply() -> None:
     """Install the fixes (idempotent; they act only with processing_guarantee=exactly_once)."""
-    if faust.__version__ not in PATCHED_VERSIONS:
-        raise RuntimeError(
-            f"pipeline/runtime/exactly_once.py fixes faust {sorted(PATCHED_VERSIONS)}, "
-            f"not {faust.__version__}: check whether upstream changed, then update it"
-        )
+    require_version(
+        "pipeline.runtime.exactly_once",
+        faust,
+        PATCHED_VERSIONS,
+        "check whether upstream changed, then update it",
+    )
     cast(Any, faust_consumer.TransactionManager).send = _send
     cast(Any, faust_consumer.Consumer).force_commit = _force_commit
     cast(Any, faust_consumer.Consumer)._new_offset = _new_offset

@@ -50,6 +50,7 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from pipeline.runtime import faust_seek
+from pipeline.runtime.patch_guard import require_version
 
 PATCHED_VERSIONS = frozenset({"0.15.3"})
 _ORIGINAL_DRAIN = faust_consumer.Consumer._drain_messages
@@ -249,11 +250,12 @@ def _create_worker_consumer(self: Any, transport: Any) -> Any:
 def apply(fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS) -> None:
     """Install the fixes (idempotent); refuse a faust version they were not written against."""
     global _fetch_max_wait_ms
-    if faust.__version__ not in PATCHED_VERSIONS:
-        raise RuntimeError(
-            f"pipeline/runtime/faust_patch.py fixes faust {sorted(PATCHED_VERSIONS)}, "
-            f"not {faust.__version__}: check whether the upstream loop changed, then update it"
-        )
+    require_version(
+        "pipeline.runtime.faust_patch",
+        faust,
+        PATCHED_VERSIONS,
+        "check whether the upstream loop changed, then update it",
+    )
     _fetch_max_wait_ms = fetch_max_wait_ms
     cast(Any, faust_consumer.Consumer)._drain_messages = _drain_messages
     faust_seek.apply()

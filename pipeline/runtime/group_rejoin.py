@@ -43,6 +43,8 @@ import aiokafka.errors as errors
 from aiokafka.consumer.group_coordinator import CoordinatorGroupRebalance, GroupCoordinator
 from aiokafka.protocol.commit import OffsetCommitRequest
 
+from pipeline.runtime.patch_guard import require_version
+
 log = logging.getLogger(__name__)
 
 PATCHED_VERSIONS = frozenset({"0.14.0"})
@@ -116,13 +118,13 @@ async def _send_sync_group_request(self: Any, request: Any) -> Any:
 
 def apply() -> None:
     """Install both fixes (idempotent)."""
-    if aiokafka.__version__ not in PATCHED_VERSIONS:
-        raise RuntimeError(
-            f"pipeline.runtime.group_rejoin was written against aiokafka "
-            f"{', '.join(sorted(PATCHED_VERSIONS))}, not {aiokafka.__version__}: check that "
-            "ILLEGAL_GENERATION still drops the member id and that an empty SyncGroup "
-            "assignment still fails to decode"
-        )
+    require_version(
+        "pipeline.runtime.group_rejoin",
+        aiokafka,
+        PATCHED_VERSIONS,
+        "check that ILLEGAL_GENERATION still drops the member id and that an empty SyncGroup "
+        "assignment still fails to decode",
+    )
     GroupCoordinator._send_req = _send_req
     GroupCoordinator.reset_generation = reset_generation
     CoordinatorGroupRebalance._send_sync_group_request = _send_sync_group_request

@@ -49,6 +49,8 @@ from typing import Any, cast
 import aiokafka
 from aiokafka.consumer import fetcher
 
+from pipeline.runtime.patch_guard import require_version
+
 PATCHED_VERSIONS = frozenset({"0.14.0"})
 _ORIGINAL_INIT = fetcher.PartitionRecords.__init__
 _ORIGINAL_MEMORY_RECORDS = fetcher.MemoryRecords
@@ -198,11 +200,12 @@ def _init(
 
 def apply() -> None:
     """Install the fix (idempotent; it acts on read_committed fetches that list aborts only)."""
-    if aiokafka.__version__ not in PATCHED_VERSIONS:
-        raise RuntimeError(
-            f"pipeline/runtime/read_committed.py fixes aiokafka {sorted(PATCHED_VERSIONS)}, "
-            f"not {aiokafka.__version__}: check whether it is still needed, then update it"
-        )
+    require_version(
+        "pipeline.runtime.read_committed",
+        aiokafka,
+        PATCHED_VERSIONS,
+        "check whether it is still needed, then update it",
+    )
     cast(Any, fetcher).MemoryRecords = _KeptRecords
     cast(Any, fetcher.PartitionRecords).__init__ = _init
 
