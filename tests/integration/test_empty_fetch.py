@@ -13,7 +13,6 @@ import time
 import uuid
 from typing import Any
 
-import aiokafka
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer.fetcher import Fetcher
@@ -66,12 +65,6 @@ async def test_an_idle_consumer_fetches_at_most_once_a_pause(
     finally:
         await producer.stop()
         await consumer.stop()
-
-
-def test_apply_refuses_an_aiokafka_it_was_not_written_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aiokafka, "__version__", "0.99.0")
-    with pytest.raises(RuntimeError, match="written against aiokafka"):
-        empty_fetch.apply()
 
 
 def test_the_pause_is_installed_and_idempotent() -> None:
