@@ -41,28 +41,30 @@ DELTA_BYTES_PER_SNAPSHOT = 2
 
 
 class ChangeNotes:
-    """The keys a model touched and removed since its owner last took them. Bounded: past
+    """The keys a model touched and removed since its owner last took them, in the order first
+    noted (dicts, not sets: a set's order follows the string hash, which differs from process
+    to process, so the same stream wrote different delta bytes in each run). Bounded: past
     ``limit`` keys (more than a state holds, when nobody takes them, as in an offline run) it
     notes only that everything changed, and the part is then written whole."""
 
     __slots__ = ("everything", "limit", "removed", "touched")
 
     def __init__(self, limit: int) -> None:
-        self.touched: set[str] = set()
-        self.removed: set[str] = set()
+        self.touched: dict[str, None] = {}
+        self.removed: dict[str, None] = {}
         self.everything = False
         self.limit = limit
 
     # Several calls per post: the bound is checked inline, not by a call.
     def touch(self, key: str) -> None:
         if not self.everything:
-            self.touched.add(key)
+            self.touched[key] = None
             if len(self.touched) + len(self.removed) > self.limit:
                 self._bound()
 
     def remove(self, key: str) -> None:
         if not self.everything:
-            self.removed.add(key)
+            self.removed[key] = None
             if len(self.touched) + len(self.removed) > self.limit:
                 self._bound()
 
@@ -180,13 +182,15 @@ class OrderedLog:
 def _changes(entries: dict[str, Any], notes: ChangeNotes) -> list[list[Any]]:
     """[removed keys, [key, value] changed where they stand, [key, value] at the end in order]
     (the notes are cleared)."""
-    touched = {k for k in notes.touched if k in entries}
     removed = [k for k in notes.removed if k not in entries]
-    notes.clear()
     # The touched entries at the end, in their order: new ones, and those a touch moved there;
-    # the others were changed where they stand (a count in a recent-post map).
+    # the others were changed where they stand (a count in a recent-post map), listed in the
+    # order first touched. A touched key no longer in ``entries`` was removed since.
+    touched = notes.touched
     tail = list(takewhile(touched.__contains__, reversed(entries)))[::-1]
-    in_place = [[k, entries[k]] for k in touched.difference(tail)]
+    at_end = set(tail)
+    in_place = [[k, entries[k]] for k in touched if k not in at_end and k in entries]
+    notes.clear()
     return [removed, in_place, [[k, entries[k]] for k in tail]]
 
 

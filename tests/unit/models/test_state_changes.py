@@ -6,8 +6,11 @@ tweets through the whole chain."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +193,51 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
         assert kinds.count(part) > 1  # whole again once the deltas add up
         assert kinds.count(f"{part}+1") > 1
         assert f"{part}+{state_log.MAX_DELTAS}" not in kinds
+
+
+def written_bytes(cap: int = 30) -> bytes:
+    """Every value the evicting scenario above writes, serialised, in order."""
+    posts = [orjson.loads(m) for m in read_posts(REAL / "twitter15_small_trees.jsonl", True)]
+    scores = SentimentModel().score_many([p["text"] for p in posts])
+    config = SignalsConfig(
+        leaders=LeaderConfig(max_authors=cap),
+        stories=StoryConfig(max_active_stories=10, max_recent_posts=3 * cap),
+    )
+    model = SubjectSignalsModel("acme", config)
+    out = []
+    for batch in batches(list(zip(posts, scores, strict=True)), seed=cap):
+        for post, score in batch:
+            model.learn_one(post, score)
+        out.append(orjson.dumps(model.take_changed_parts()))
+    return b"\n".join(out)
+
+
+def test_the_same_stream_writes_the_same_bytes_in_every_process() -> None:
+    """Removed and changed-in-place keys are listed in the order noted, not in a set's order
+    (which follows the per-process string hash): two processes, two hash seeds, same bytes."""
+    deltas = [orjson.loads(line) for line in written_bytes().split(b"\n")]
+    logged = [
+        c for d in deltas for k, v in d.items() if "+" in k and v for c in v["entries"].values()
+    ]
+    assert any(len(removed) > 1 for removed, _, _ in logged)  # an order to get wrong
+    assert any(len(in_place) > 1 for _, in_place, _ in logged)
+    code = "from tests.unit.models.test_state_changes import written_bytes as w; " + (
+        "import sys, hashlib; sys.stdout.write(hashlib.sha256(w()).hexdigest())"
+    )
+    root = Path(__file__).resolve().parents[3]
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1, digests
 
 
 def test_a_held_post_changes_meta_only(
