@@ -8,6 +8,7 @@ import os
 from typing import Any, NoReturn
 
 import faust
+from aiokafka import TopicPartition
 from aiokafka.protocol.group import JoinGroupRequest
 from mode.utils.logging import level_number
 
@@ -24,7 +25,7 @@ from pipeline.runtime import (
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
 from pipeline.runtime.group_member import evict_dead_members, record_member
-from pipeline.runtime.kafka import TopicLayoutError, ensure_topics
+from pipeline.runtime.kafka import TopicLayoutError, ensure_topics, fetched_ends
 from pipeline.runtime.security import faust_credentials
 from pipeline.runtime.settings import Settings, SettingsError
 
@@ -155,14 +156,17 @@ async def lost_records() -> list[str]:
     """Partitions whose end offset is now at or below a record this worker already processed:
     the broker came back without them (memory storage, or the unsynced tail of a crash)."""
     consumer: Any = app.consumer
-    read = dict(faust_patch.delivered_offsets(consumer))
+    read = {
+        TopicPartition(tp.topic, tp.partition): n
+        for tp, n in faust_patch.delivered_offsets(consumer).items()
+    }
     if not read:
         return []
-    ends = await consumer.highwaters(*read)
+    ends = await fetched_ends(settings, read)
     return [
         f"{tp.topic}[{tp.partition}] ends at offset {ends[tp]}, read up to {n}"
         for tp, n in sorted(read.items())
-        if tp in ends and ends[tp] is not None and ends[tp] <= n
+        if tp in ends and ends[tp] <= n
     ]
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -144,6 +144,37 @@ async def read_until_idle(
     finally:
         await consumer.stop()
     return records
+
+
+async def fetched_ends(
+    settings: Settings, read: dict[TopicPartition, int], timeout: float = 5.0
+) -> dict[TopicPartition, int]:
+    """Each partition's end offset as a fetch from ``read[tp]`` (a record this reader has
+    seen) answers it: the fetch's high watermark. Not ListOffsets: Tansu 0.6.0 answers that
+    with the last batch's base offset + 1 (a partition of 500 records in one batch "ends" at 1,
+    conformance check "batched produce, then end offsets"), where its fetches carry the right
+    high watermark. A record gone from the broker is out of range: the reader then fetches
+    from the end (``latest``), whose high watermark is the new end. Partitions that gave no
+    answer within ``timeout`` are left out."""
+    consumer = make_consumer(
+        settings, group_id=None, enable_auto_commit=False, auto_offset_reset="latest"
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(read))
+        for tp, offset in read.items():
+            consumer.seek(tp, offset)
+        ends: dict[TopicPartition, int] = {}
+        deadline = time.monotonic() + timeout
+        while len(ends) < len(read) and time.monotonic() < deadline:
+            await consumer.getmany(*(tp for tp in read if tp not in ends), timeout_ms=100)
+            for tp in read:
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    ends[tp] = highwater
+        return ends
+    finally:
+        await consumer.stop()
 
 
 async def retry_while_unreachable(
