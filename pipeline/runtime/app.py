@@ -25,7 +25,7 @@ from pipeline.runtime import (
 from pipeline.runtime.broker_watch import BrokerWatch
 from pipeline.runtime.data_producer import DataProducer
 from pipeline.runtime.group_member import evict_dead_members, record_member
-from pipeline.runtime.kafka import TopicLayoutError, ensure_topics, fetched_ends
+from pipeline.runtime.kafka import TopicLayoutError, committed_ends, ensure_topics, fetched_ends
 from pipeline.runtime.security import faust_credentials
 from pipeline.runtime.settings import Settings, SettingsError
 
@@ -43,7 +43,10 @@ class PipelineApp(faust.App):
 def create_app(settings: Settings) -> faust.App:
     # faust's consumer spends ~150 us per record on tasks a record rarely needs, and waits up to
     # 1.5 s on an empty fetch whatever it is told (see the module).
-    faust_patch.apply(fetch_max_wait_ms=settings.fetch_max_wait_ms)
+    faust_patch.apply(
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        end_offsets=lambda consumer, committed: committed_ends(settings, committed),
+    )
     # Exactly-once needs fixes to faust's transactions; inert in at-least-once mode.
     exactly_once.apply()
     # noida-db answers an empty fetch at once: without a pause every idle consumer spins.

@@ -247,8 +247,12 @@ def _create_worker_consumer(self: Any, transport: Any) -> Any:
     return consumer
 
 
-def apply(fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS) -> None:
-    """Install the fixes (idempotent); refuse a faust version they were not written against."""
+def apply(
+    fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
+    end_offsets: faust_seek.EndOffsets = faust_seek.listed_ends,
+) -> None:
+    """Install the fixes (idempotent); refuse a faust version they were not written against.
+    ``end_offsets``: how the seek fix learns where a partition ends (see faust_seek)."""
     global _fetch_max_wait_ms
     require_version(
         "pipeline.runtime.faust_patch",
@@ -258,7 +262,7 @@ def apply(fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS) -> None:
     )
     _fetch_max_wait_ms = fetch_max_wait_ms
     cast(Any, faust_consumer.Consumer)._drain_messages = _drain_messages
-    faust_seek.apply()
+    faust_seek.apply(end_offsets)
     thread = cast(Any, faust_aiokafka.AIOKafkaConsumerThread)
     thread._create_worker_consumer = _create_worker_consumer
 

@@ -20,13 +20,19 @@ positions are wrong for that:
   pipeline's setting), as aiokafka did at assignment. Changelog partitions are the tables'
   recovery's business and keep their positions.
 
+Where a partition ends is asked through ``EndOffsets``: faust's consumer's ``highwaters``
+(ListOffsets) unless ``apply`` is given another. The worker gives the end a fetch answers
+(``pipeline.runtime.kafka.fetched_ends``): Tansu 0.6.0 answers ListOffsets with the last batch's
+base offset + 1, so every committed offset of a stream it had written in batches looked past
+the end, and each rebalance sent the worker back to re-read nearly all of it.
+
 ``apply()`` installs it; ``remove()`` puts faust's own back (tests compare both).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from faust.transport import consumer as faust_consumer
@@ -34,6 +40,18 @@ from faust.transport import consumer as faust_consumer
 log = logging.getLogger(__name__)
 
 _ORIGINAL_PERFORM_SEEK = faust_consumer.Consumer.perform_seek
+
+#: (consumer, {partition: committed offset}) -> {partition: end offset}, for the partitions it
+#: could tell.
+EndOffsets = Callable[[Any, dict[Any, int]], Awaitable[Mapping[Any, int]]]
+
+
+async def listed_ends(consumer: Any, committed: dict[Any, int]) -> Mapping[Any, int]:
+    """faust's own answer: ListOffsets(latest) through its consumer."""
+    return cast(Mapping[Any, int], await consumer.highwaters(*committed))
+
+
+_end_offsets: EndOffsets = listed_ends
 
 
 async def positions_to_fix(consumer: Any, committed: Mapping[Any, int | None]) -> dict[Any, int]:
@@ -50,11 +68,11 @@ async def positions_to_fix(consumer: Any, committed: Mapping[Any, int | None]) -
         # where the fetches during recovery had reached.
         for tp, offset in (await consumer.earliest_offsets(*uncommitted)).items():
             await consumer._seek(tp, offset)
-    behind = [tp for tp, n in streams.items() if n and n > 0]
-    ends = await consumer.highwaters(*behind) if behind else {}
+    behind = {tp: n for tp, n in streams.items() if n and n > 0}
+    ends = await _end_offsets(consumer, behind) if behind else {}
     moved: dict[Any, int] = {}
     for tp in behind:
-        end, offset = ends.get(tp), cast(int, streams[tp])
+        end, offset = ends.get(tp), behind[tp]
         if end is not None and offset > end:
             log.warning(
                 "%s[%d]: the group's committed offset %d is past the partition's end %d: the "
@@ -88,9 +106,13 @@ async def _perform_seek(self: Any) -> None:  # faust 0.15.3's, with one change m
     self._committed_offset.update(committed_offsets)
 
 
-def apply() -> None:
+def apply(end_offsets: EndOffsets = listed_ends) -> None:
+    global _end_offsets
+    _end_offsets = end_offsets
     cast(Any, faust_consumer.Consumer).perform_seek = _perform_seek
 
 
 def remove() -> None:
+    global _end_offsets
+    _end_offsets = listed_ends
     cast(Any, faust_consumer.Consumer).perform_seek = _ORIGINAL_PERFORM_SEEK

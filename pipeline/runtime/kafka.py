@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -175,6 +175,15 @@ async def fetched_ends(
         return ends
     finally:
         await consumer.stop()
+
+
+async def committed_ends(
+    settings: Settings, committed: Mapping[Any, int]
+) -> dict[TopicPartition, int]:
+    """``fetched_ends`` for partitions known by their committed offsets (the next record to
+    read): the end as a fetch of the last record committed answers it."""
+    read = {TopicPartition(tp.topic, tp.partition): n - 1 for tp, n in committed.items()}
+    return await fetched_ends(settings, read)
 
 
 async def retry_while_unreachable(

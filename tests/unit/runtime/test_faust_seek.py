@@ -79,6 +79,29 @@ async def test_latest_keeps_aiokafkas_position() -> None:
     assert consumer.to_offset == {}
 
 
+async def test_the_end_offsets_given_to_apply_decide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker whose ListOffsets says 1 where a fetch says 600 (Tansu 0.6.0 after one batch):
+    with the fetch's answer given to apply(), a committed 510 is not past the end."""
+    asked: list[dict[Any, int]] = []
+
+    async def fetched(consumer: Any, committed: dict[Any, int]) -> dict[Any, int]:
+        asked.append(dict(committed))
+        return {tp: 600 for tp in committed}
+
+    consumer_class: Any = faust.transport.consumer.Consumer
+    # Whatever this process had installed comes back after the test.
+    monkeypatch.setattr(faust_seek, "_end_offsets", faust_seek._end_offsets)
+    monkeypatch.setattr(consumer_class, "perform_seek", consumer_class.perform_seek)
+    consumer = SeekRecorder({RAW: 510, CHANGELOG: 7}, {RAW: 1, CHANGELOG: 1}, "earliest")
+    faust_seek.apply(fetched)
+    await seek(consumer)
+    assert asked == [{RAW: 510}]  # stream partitions with a committed offset, nothing else
+    assert consumer.to_offset == {} and consumer._read_offset == {RAW: 510, CHANGELOG: 7}
+    faust_seek.apply()  # the default: faust's ListOffsets, and 510 is past its 1
+    await seek(consumer)
+    assert consumer.to_offset == {RAW: 1}
+
+
 def test_apply_installs_the_seek_fix_and_remove_takes_it_out() -> None:
     consumer_class: Any = faust.transport.consumer.Consumer
     faust_patch.apply()
