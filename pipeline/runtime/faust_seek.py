@@ -35,6 +35,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
+from aiokafka.errors import KafkaError
 from faust.transport import consumer as faust_consumer
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ async def positions_to_fix(consumer: Any, committed: Mapping[Any, int | None]) -
         for tp, offset in (await consumer.earliest_offsets(*uncommitted)).items():
             await consumer._seek(tp, offset)
     behind = {tp: n for tp, n in streams.items() if n and n > 0}
-    ends = await _end_offsets(consumer, behind) if behind else {}
+    ends = await _ends(consumer, behind) if behind else {}
     moved: dict[Any, int] = {}
     for tp in behind:
         end, offset = ends.get(tp), behind[tp]
@@ -85,6 +86,18 @@ async def positions_to_fix(consumer: Any, committed: Mapping[Any, int | None]) -
             await consumer._seek(tp, end)
             moved[tp] = end
     return moved
+
+
+async def _ends(consumer: Any, committed: dict[Any, int]) -> Mapping[Any, int]:
+    """The configured lookup; if it fails (its own client could not reach the broker just
+    then), faust's, which is what this seek asked before a lookup could be given."""
+    try:
+        return await _end_offsets(consumer, committed)
+    except (KafkaError, OSError) as exc:
+        if _end_offsets is listed_ends:
+            raise
+        log.warning("end offsets by fetch failed (%r): asking ListOffsets instead", exc)
+        return await listed_ends(consumer, committed)
 
 
 async def _perform_seek(self: Any) -> None:  # faust 0.15.3's, with one change marked FIX

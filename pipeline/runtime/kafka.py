@@ -159,8 +159,8 @@ async def fetched_ends(
     consumer = make_consumer(
         settings, group_id=None, enable_auto_commit=False, auto_offset_reset="latest"
     )
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a start that fails still closes what it opened
         consumer.assign(list(read))
         for tp, offset in read.items():
             consumer.seek(tp, offset)

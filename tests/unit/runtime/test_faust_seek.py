@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka.errors import KafkaConnectionError
 from faust.types import TP
 
 from pipeline.runtime import faust_patch, faust_seek
@@ -100,6 +101,21 @@ async def test_the_end_offsets_given_to_apply_decide(monkeypatch: pytest.MonkeyP
     faust_seek.apply()  # the default: faust's ListOffsets, and 510 is past its 1
     await seek(consumer)
     assert consumer.to_offset == {RAW: 1}
+
+
+async def test_a_failed_end_offset_lookup_falls_back_to_faust_s_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def unreachable(consumer: Any, committed: dict[Any, int]) -> dict[Any, int]:
+        raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 9)]")
+
+    consumer_class: Any = faust.transport.consumer.Consumer
+    monkeypatch.setattr(faust_seek, "_end_offsets", faust_seek._end_offsets)
+    monkeypatch.setattr(consumer_class, "perform_seek", consumer_class.perform_seek)
+    faust_seek.apply(unreachable)
+    consumer = SeekRecorder({RAW: 510}, {RAW: 10}, "earliest")
+    await seek(consumer)
+    assert consumer.to_offset == {RAW: 10}  # faust's ListOffsets answered instead
 
 
 def test_apply_installs_the_seek_fix_and_remove_takes_it_out() -> None:
