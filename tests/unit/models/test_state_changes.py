@@ -38,11 +38,23 @@ REAL = Path(__file__).resolve().parents[2] / "data" / "real"
 CONFIG = SignalsConfig()
 
 
-@pytest.fixture(scope="module")
-def cascade_posts() -> list[tuple[dict[str, Any], SentimentScore]]:
+def scored_cascades() -> list[tuple[dict[str, Any], SentimentScore]]:
     posts = [orjson.loads(m) for m in read_posts(REAL / "twitter15_small_trees.jsonl", True)]
     scores = SentimentModel().score_many([p["text"] for p in posts])
     return list(zip(posts, scores, strict=True))
+
+
+@pytest.fixture(scope="module")
+def cascade_posts() -> list[tuple[dict[str, Any], SentimentScore]]:
+    return scored_cascades()
+
+
+def evicting_config(cap: int) -> SignalsConfig:
+    """Caps small enough that leaders and stories evict all along."""
+    return SignalsConfig(
+        leaders=LeaderConfig(max_authors=cap),
+        stories=StoryConfig(max_active_stories=10, max_recent_posts=3 * cap),
+    )
 
 
 def batches(items: list[Any], seed: int = 3) -> list[list[Any]]:
@@ -151,10 +163,7 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
     cap: int, cascade_posts: list[tuple[dict[str, Any], SentimentScore]]
 ) -> None:
     """Small caps evict all along: removals, re-added keys, changed entries in the deltas."""
-    config = SignalsConfig(
-        leaders=LeaderConfig(max_authors=cap),
-        stories=StoryConfig(max_active_stories=10, max_recent_posts=3 * cap),
-    )
+    config = evicting_config(cap)
     model = SubjectSignalsModel("acme", config)
     table: dict[str, bytes] = {}
     kinds: list[str] = []
@@ -200,15 +209,9 @@ def test_deltas_with_evictions_load_to_the_live_state_in_order(
 
 def written_bytes(cap: int = 30) -> bytes:
     """Every value the evicting scenario above writes, serialised, in order."""
-    posts = [orjson.loads(m) for m in read_posts(REAL / "twitter15_small_trees.jsonl", True)]
-    scores = SentimentModel().score_many([p["text"] for p in posts])
-    config = SignalsConfig(
-        leaders=LeaderConfig(max_authors=cap),
-        stories=StoryConfig(max_active_stories=10, max_recent_posts=3 * cap),
-    )
-    model = SubjectSignalsModel("acme", config)
+    model = SubjectSignalsModel("acme", evicting_config(cap))
     out = []
-    for batch in batches(list(zip(posts, scores, strict=True)), seed=cap):
+    for batch in batches(scored_cascades(), seed=cap):
         for post, score in batch:
             model.learn_one(post, score)
         out.append(orjson.dumps(model.take_changed_parts()))
